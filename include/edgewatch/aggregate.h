@@ -1,0 +1,64 @@
+/* aggregate.h -- in-memory deltas per (entity, window) between flushes.
+ *
+ * Records are folded into a fixed-capacity open-addressing table; a flush
+ * ships one delta per (entity, window) pair touched, so Valkey work grows
+ * with pairs, not records. Entities (distribution ids, or the raw domain
+ * when metadata does not know it) are interned once and referred to by a
+ * 32-bit id; interning allocates only the first time a name is seen.
+ */
+#ifndef EDGEWATCH_AGGREGATE_H
+#define EDGEWATCH_AGGREGATE_H
+
+#include "edgewatch/common.h"
+#include "edgewatch/decode.h"
+
+/* Upper bounds in ms of the latency histogram buckets; the last is open. */
+#define EW_LAT_BUCKETS 14
+extern const int32_t ew_latency_bounds_ms[EW_LAT_BUCKETS - 1];
+
+typedef enum { EW_S2XX, EW_S3XX, EW_S4XX, EW_S403, EW_S5XX, EW_SOTHER, EW_STATUS_CLASSES } ew_status_class;
+
+typedef struct {
+    uint32_t entity;
+    int64_t window_start_ms;
+    uint64_t requests;
+    uint64_t bytes;
+    uint32_t status[EW_STATUS_CLASSES]; /* 403 also counts in 4xx */
+    uint32_t result[EW_RESULT_COUNT];
+    uint32_t ttfb[EW_LAT_BUCKETS];
+    uint32_t origin_fbl[EW_LAT_BUCKETS];
+    uint32_t late;
+    bool on_time;                       /* some record arrived before the watermark */
+    bool used;
+} ew_delta;
+
+typedef struct {
+    const char *name;
+    uint64_t value;
+} ew_field_value;
+#define EW_DELTA_MAX_FIELDS (4 + EW_STATUS_CLASSES + EW_RESULT_COUNT + 2 * EW_LAT_BUCKETS)
+
+typedef struct ew_aggregate ew_aggregate;
+
+ew_aggregate *ew_aggregate_new(size_t max_pairs);
+void ew_aggregate_free(ew_aggregate *a);
+/* Interned id of an entity name (copied on first sight). */
+uint32_t ew_entity_intern(ew_aggregate *a, ew_str name);
+const char *ew_entity_name(const ew_aggregate *a, uint32_t id);
+size_t ew_entity_count(const ew_aggregate *a);
+
+/* The delta of (entity, window), created if new. NULL when the table holds
+ * max_pairs pairs already: the caller must flush first. */
+ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms);
+void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late);
+size_t ew_aggregate_pairs(const ew_aggregate *a);
+bool ew_aggregate_full(const ew_aggregate *a);
+/* i-th pair in insertion order, 0 <= i < pairs. */
+const ew_delta *ew_aggregate_pair(const ew_aggregate *a, size_t i);
+void ew_aggregate_clear(ew_aggregate *a);
+
+/* The non-zero counters of a delta under their stored hash field names. */
+size_t ew_delta_fields(const ew_delta *d, ew_field_value *out);
+int ew_latency_bucket(int32_t ms);
+
+#endif

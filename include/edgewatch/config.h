@@ -1,0 +1,89 @@
+/* config.h -- the one JSON configuration file, its defaults and overrides.
+ *
+ * Load order: built-in defaults, then the file, then EDGEWATCH_* environment
+ * variables, then --set key=value overrides. Every problem is collected so
+ * that `edgewatch check` can print all of them at once; the other commands
+ * print the first and exit 2. Every field and default is documented in
+ * docs/configuration.md.
+ */
+#ifndef EDGEWATCH_CONFIG_H
+#define EDGEWATCH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define EW_MAX_FIELDS 80
+
+typedef struct {
+    char *key;
+    char *value;
+} ew_kv;
+
+typedef struct {
+    bool enabled;
+    int64_t short_window_ms;  /* EWMA span of the short-term baseline */
+    double z_warning;         /* z at or above which a window breaches */
+    double z_critical;        /* z at or above which the alert is critical */
+    int warmup_windows;       /* windows a baseline needs before it may alert */
+    uint64_t min_requests;    /* traffic floor: windows below it are not scored */
+} ew_spike_rule;
+
+typedef struct {
+    /* Kafka: every key of the "kafka" object passes to librdkafka unchanged. */
+    ew_kv *kafka;
+    size_t kafka_n;
+    char *topic_cloudfront;
+    char *topic_billing;
+    char *topic_alerts;
+    char *topic_dlq;
+
+    char *valkey_host;
+    int valkey_port;
+    char *valkey_password;
+    char *prefix;             /* key prefix, default "ew:" */
+    int64_t valkey_timeout_ms;
+
+    /* CloudFront real-time log fields selected in the AWS config. */
+    char *fields[EW_MAX_FIELDS];
+    size_t n_fields;
+    size_t max_line_bytes;
+
+    int64_t window_ms;
+    int64_t lateness_ms;
+    int64_t idle_timeout_ms;
+    int64_t flush_interval_ms;
+    size_t flush_max_pairs;
+    int64_t retention_ms;
+
+    ew_spike_rule request_spike;
+
+    char *metadata_path;      /* NULL: no metadata, entities keyed by domain */
+    char *notify_group;
+} ew_config;
+
+/* Problems found while loading; each is one line naming input and problem. */
+typedef struct {
+    char lines[32][256];
+    size_t n;
+} ew_config_errors;
+
+void ew_config_defaults(ew_config *cfg);
+/* Loads path (may be NULL: defaults + environment). Returns number of
+ * problems (0 = ok). The config is usable only when 0 is returned. */
+size_t ew_config_load(ew_config *cfg, const char *path, ew_config_errors *errs);
+/* Applies one "dotted.key=value" override, e.g. rules.request_spike.z_warning=5. */
+bool ew_config_set(ew_config *cfg, const char *assignment, ew_config_errors *errs);
+/* Cross-field checks after all overrides. Returns number of problems. */
+size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs);
+void ew_config_free(ew_config *cfg);
+
+/* Builds a librdkafka configuration from the "kafka" passthrough. extra is a
+ * NULL-terminated key,value,... list applied afterwards (may be NULL). */
+rd_kafka_conf_t *ew_config_kafka(const ew_config *cfg, const char *const *extra, char *err, size_t errcap);
+/* The effective bootstrap.servers value ("" when unset). */
+const char *ew_config_kafka_get(const ew_config *cfg, const char *key);
+
+#endif

@@ -1,0 +1,34 @@
+/* metadata.h -- who owns a distribution, and how its domains map to it.
+ *
+ * Real-time log records carry no distribution id (formats.md §1.5); the
+ * metadata file maps each d….cloudfront.net domain and each alias to the
+ * distribution id, project, owner and route. Lookups are by borrowed slice
+ * so the hot path never copies the domain.
+ *
+ * File format:
+ *   {"distributions": [{"id": "E2…", "domain": "d111….cloudfront.net",
+ *     "aliases": ["www.example.com"], "project": "checkout-web",
+ *     "owner": "team-checkout", "route": "slack:#checkout-oncall"}]}
+ */
+#ifndef EDGEWATCH_METADATA_H
+#define EDGEWATCH_METADATA_H
+
+#include "edgewatch/common.h"
+
+typedef struct {
+    char *id;
+    char *project;
+    char *owner;
+    char *route;
+} ew_distribution;
+
+typedef struct ew_metadata ew_metadata;
+
+/* path NULL gives an empty table. Returns NULL with err set on failure. */
+ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap);
+void ew_metadata_free(ew_metadata *m);
+const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain);
+const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id);
+size_t ew_metadata_count(const ew_metadata *m);
+
+#endif

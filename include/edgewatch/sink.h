@@ -1,0 +1,26 @@
+/* sink.h -- everything edgewatch writes to Kafka: alerts and dead letters.
+ *
+ * One idempotent producer serves both topics. Delivery failures are counted
+ * rather than dropped on the floor: callers flush and check before they let
+ * an input offset or a scoring claim move past what was written.
+ */
+#ifndef EDGEWATCH_SINK_H
+#define EDGEWATCH_SINK_H
+
+#include "edgewatch/config.h"
+
+#include <librdkafka/rdkafka.h>
+
+typedef struct ew_sink ew_sink;
+
+ew_sink *ew_sink_new(const ew_config *cfg, char *err, size_t errcap);
+void ew_sink_free(ew_sink *s);
+bool ew_sink_alert(ew_sink *s, const char *alert_id, const char *json);
+/* Copies the original record to the DLQ with headers naming its source
+ * topic, partition, offset and the reason. */
+bool ew_sink_dead_letter(ew_sink *s, const rd_kafka_message_t *m, const char *reason);
+/* Waits for outstanding deliveries; true if all since the last call succeeded. */
+bool ew_sink_flush(ew_sink *s, int timeout_ms);
+void ew_sink_poll(ew_sink *s);
+
+#endif

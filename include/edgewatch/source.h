@@ -1,0 +1,37 @@
+/* source.h -- the consumer-group member that reads the input topic.
+ *
+ * Offsets are owned by the state store, not by Kafka: on assignment the
+ * pipeline supplies each partition's start offset (read from Valkey) and
+ * Kafka offsets are stored only after Valkey acknowledged a flush. The
+ * eager assignors are used because librdkafka 2.0.2 has known defects with
+ * cooperative rebalancing and manual offset storage (platform.md).
+ */
+#ifndef EDGEWATCH_SOURCE_H
+#define EDGEWATCH_SOURCE_H
+
+#include "edgewatch/config.h"
+
+#include <librdkafka/rdkafka.h>
+
+typedef struct {
+    void *opaque;
+    /* Called before partitions are given up; lost is true when the group
+     * already took them (nothing unflushed may be written then). */
+    void (*revoking)(void *opaque, const rd_kafka_topic_partition_list_t *parts, bool lost);
+    /* Sets .offset of each partition to where consumption must resume. */
+    void (*assigning)(void *opaque, rd_kafka_topic_partition_list_t *parts);
+} ew_source_hooks;
+
+typedef struct ew_source ew_source;
+
+ew_source *ew_source_new(const ew_config *cfg, const char *topic, const ew_source_hooks *hooks, char *err,
+                         size_t errcap);
+/* Leaves the group cleanly (revoking hook runs), then frees. */
+void ew_source_close(ew_source *s);
+rd_kafka_message_t *ew_source_poll(ew_source *s, int timeout_ms);
+bool ew_source_store_offset(ew_source *s, int32_t partition, int64_t next_offset);
+void ew_source_pause_all(ew_source *s, bool pause);
+bool ew_source_seek(ew_source *s, int32_t partition, int64_t offset);
+const char *ew_source_topic(const ew_source *s);
+
+#endif

@@ -1,0 +1,59 @@
+/* state.h -- the state store: aggregates, offsets, watermarks, baselines.
+ *
+ * One interface for the pipeline; the Valkey backend (state/valkey.c) is
+ * what `run` uses. Every call reports EW_STATE_DOWN instead of failing hard
+ * when the server is unreachable, so the caller can pause, back off and
+ * retry without losing its in-memory deltas. Key layout: state/README.md.
+ */
+#ifndef EDGEWATCH_STATE_H
+#define EDGEWATCH_STATE_H
+
+#include "edgewatch/aggregate.h"
+#include "edgewatch/config.h"
+#include "edgewatch/score.h"
+
+typedef enum { EW_STATE_OK, EW_STATE_REFUSED, EW_STATE_DOWN } ew_state_status;
+
+typedef struct {
+    int32_t partition;
+    int64_t from_offset;  /* first offset of the batch */
+    int64_t next_offset;  /* offset after the batch's last record */
+    int64_t watermark_ms; /* partition watermark after the batch */
+} ew_flush_partition;
+
+typedef struct {
+    char entity[256];
+    uint64_t requests;
+    ew_baseline baseline;
+    ew_incident incident;
+} ew_score_item;
+
+typedef struct ew_state ew_state;
+
+/* Connects lazily: a server that is down at start is retried on use. */
+ew_state *ew_state_open(const ew_config *cfg);
+void ew_state_close(ew_state *s);
+const char *ew_state_last_error(const ew_state *s);
+
+/* Applies the batch's deltas and records its offsets in one atomic step.
+ * REFUSED: Valkey holds other offsets for a partition (see *refused_*). */
+ew_state_status ew_state_flush(ew_state *s, const char *topic, const ew_flush_partition *parts, size_t n_parts,
+                               const ew_aggregate *agg, int32_t *refused_partition, int64_t *refused_offset);
+/* Next offset and watermark recorded for a partition; -1 / EW_WM_NONE-like
+ * INT64_MIN when nothing was ever applied. */
+ew_state_status ew_state_partition(ew_state *s, const char *topic, int32_t partition, int64_t *next_offset,
+                                   int64_t *watermark_ms);
+/* Makes newly assigned partitions hold windows open until they deliver
+ * or go idle (state/assign.lua). */
+ew_state_status ew_state_register_partitions(ew_state *s, const char *topic, const int32_t *partitions, size_t n);
+/* Claims up to cap closed windows (start, ms) for this member to score. */
+ew_state_status ew_state_claim_closed(ew_state *s, const char *topic, int64_t *window_starts, size_t cap,
+                                      size_t *n_claimed, int64_t *low_watermark_ms);
+/* Entities of a window with their request totals, baselines and incidents
+ * (rule request_spike). *items is allocated; caller frees. */
+ew_state_status ew_state_load_window(ew_state *s, int64_t window_start_ms, ew_score_item **items, size_t *n);
+ew_state_status ew_state_save_window(ew_state *s, const ew_score_item *items, size_t n);
+/* Marks a window scored for good and drops it from the pending set. */
+ew_state_status ew_state_finish_window(ew_state *s, int64_t window_start_ms);
+
+#endif

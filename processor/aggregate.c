@@ -1,0 +1,206 @@
+/* aggregate.c -- fold decoded records into per-(entity, window) deltas.
+ *
+ * The pair table is allocated once at start with room for max_pairs at a
+ * load factor of one half; clearing after a flush touches only the slots
+ * that were used (kept in an insertion-order list), so a flush of a few
+ * pairs does not pay for a large table.
+ */
+#include "edgewatch/aggregate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const int32_t ew_latency_bounds_ms[EW_LAT_BUCKETS - 1] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+
+static const char *const status_names[EW_STATUS_CLASSES] = {"s2xx", "s3xx", "s4xx", "s403", "s5xx", "sother"};
+static const char *const result_names[EW_RESULT_COUNT] = {"hit", "miss", "err", "limit", "cap", "oth"};
+static const char *const ttfb_names[EW_LAT_BUCKETS] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6",
+                                                       "t7", "t8", "t9", "t10", "t11", "t12", "t13"};
+static const char *const origin_names[EW_LAT_BUCKETS] = {"o0", "o1", "o2", "o3", "o4", "o5", "o6",
+                                                         "o7", "o8", "o9", "o10", "o11", "o12", "o13"};
+
+typedef struct {
+    char *name;
+    size_t len;
+    uint64_t hash;
+} entity_entry;
+
+struct ew_aggregate {
+    ew_delta *slots;
+    size_t n_slots;        /* power of two, >= 2 * max_pairs */
+    uint32_t *used;        /* slot indexes in insertion order */
+    size_t n_used;
+    size_t max_pairs;
+    entity_entry *entities;
+    size_t n_entities, cap_entities;
+    uint32_t *entity_index; /* open addressing: entity id + 1, 0 = empty */
+    size_t n_entity_index;
+};
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = 16;
+    while (p < n)
+        p *= 2;
+    return p;
+}
+
+ew_aggregate *ew_aggregate_new(size_t max_pairs)
+{
+    ew_aggregate *a = calloc(1, sizeof *a);
+    a->max_pairs = max_pairs;
+    a->n_slots = pow2_at_least(2 * max_pairs);
+    a->slots = calloc(a->n_slots, sizeof *a->slots);
+    a->used = calloc(max_pairs, sizeof *a->used);
+    a->n_entity_index = 1024;
+    a->entity_index = calloc(a->n_entity_index, sizeof *a->entity_index);
+    return a;
+}
+
+void ew_aggregate_free(ew_aggregate *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n_entities; i++)
+        free(a->entities[i].name);
+    free(a->entities);
+    free(a->entity_index);
+    free(a->slots);
+    free(a->used);
+    free(a);
+}
+
+static void entity_index_put(uint32_t *index, size_t n, uint64_t hash, uint32_t id)
+{
+    size_t i = hash & (n - 1);
+    while (index[i])
+        i = (i + 1) & (n - 1);
+    index[i] = id + 1;
+}
+
+static void entity_index_grow(ew_aggregate *a)
+{
+    size_t n = a->n_entity_index * 2;
+    uint32_t *index = calloc(n, sizeof *index);
+    for (size_t id = 0; id < a->n_entities; id++)
+        entity_index_put(index, n, a->entities[id].hash, (uint32_t)id);
+    free(a->entity_index);
+    a->entity_index = index;
+    a->n_entity_index = n;
+}
+
+uint32_t ew_entity_intern(ew_aggregate *a, ew_str name)
+{
+    uint64_t h = ew_hash64(name.ptr, name.len, EW_HASH_SEED);
+    size_t i = h & (a->n_entity_index - 1);
+    for (uint32_t v; (v = a->entity_index[i]); i = (i + 1) & (a->n_entity_index - 1)) {
+        entity_entry *e = &a->entities[v - 1];
+        if (e->hash == h && e->len == name.len && memcmp(e->name, name.ptr, name.len) == 0)
+            return v - 1;
+    }
+    if (a->n_entities == a->cap_entities) {
+        a->cap_entities = a->cap_entities ? 2 * a->cap_entities : 256;
+        a->entities = realloc(a->entities, a->cap_entities * sizeof *a->entities);
+    }
+    uint32_t id = (uint32_t)a->n_entities++;
+    a->entities[id] = (entity_entry){strndup(name.ptr, name.len), name.len, h};
+    if (2 * a->n_entities > a->n_entity_index)
+        entity_index_grow(a);
+    else
+        a->entity_index[i] = id + 1;
+    return id;
+}
+
+const char *ew_entity_name(const ew_aggregate *a, uint32_t id) { return a->entities[id].name; }
+size_t ew_entity_count(const ew_aggregate *a) { return a->n_entities; }
+
+ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
+{
+    uint64_t key = ((uint64_t)entity << 40) ^ (uint64_t)window_start_ms;
+    size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & (a->n_slots - 1);
+    for (; a->slots[i].used; i = (i + 1) & (a->n_slots - 1))
+        if (a->slots[i].entity == entity && a->slots[i].window_start_ms == window_start_ms)
+            return &a->slots[i];
+    if (a->n_used >= a->max_pairs)
+        return NULL;
+    ew_delta *d = &a->slots[i];
+    d->used = true;
+    d->entity = entity;
+    d->window_start_ms = window_start_ms;
+    a->used[a->n_used++] = (uint32_t)i;
+    return d;
+}
+
+int ew_latency_bucket(int32_t ms)
+{
+    int b = 0;
+    while (b < EW_LAT_BUCKETS - 1 && ms > ew_latency_bounds_ms[b])
+        b++;
+    return b;
+}
+
+static ew_status_class status_class(uint32_t status)
+{
+    if (status >= 200 && status < 300)
+        return EW_S2XX;
+    if (status >= 300 && status < 400)
+        return EW_S3XX;
+    if (status >= 400 && status < 500)
+        return EW_S4XX;
+    if (status >= 500 && status < 600)
+        return EW_S5XX;
+    return EW_SOTHER;
+}
+
+void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
+{
+    d->requests++;
+    d->bytes += r->bytes;
+    d->status[status_class(r->status)]++;
+    if (r->status == 403)
+        d->status[EW_S403]++;
+    d->result[r->result]++;
+    if (r->ttfb_ms >= 0)
+        d->ttfb[ew_latency_bucket(r->ttfb_ms)]++;
+    if (r->origin_fbl_ms >= 0)
+        d->origin_fbl[ew_latency_bucket(r->origin_fbl_ms)]++;
+    if (late)
+        d->late++;
+    else
+        d->on_time = true;
+}
+
+size_t ew_aggregate_pairs(const ew_aggregate *a) { return a->n_used; }
+bool ew_aggregate_full(const ew_aggregate *a) { return a->n_used >= a->max_pairs; }
+const ew_delta *ew_aggregate_pair(const ew_aggregate *a, size_t i) { return &a->slots[a->used[i]]; }
+
+void ew_aggregate_clear(ew_aggregate *a)
+{
+    for (size_t i = 0; i < a->n_used; i++)
+        memset(&a->slots[a->used[i]], 0, sizeof a->slots[0]);
+    a->n_used = 0;
+}
+
+static size_t put(ew_field_value *out, size_t n, const char *name, uint64_t v)
+{
+    if (v)
+        out[n++] = (ew_field_value){name, v};
+    return n;
+}
+
+size_t ew_delta_fields(const ew_delta *d, ew_field_value *out)
+{
+    size_t n = 0;
+    n = put(out, n, "req", d->requests);
+    n = put(out, n, "bytes", d->bytes);
+    n = put(out, n, "late", d->late);
+    for (int i = 0; i < EW_STATUS_CLASSES; i++)
+        n = put(out, n, status_names[i], d->status[i]);
+    for (int i = 0; i < EW_RESULT_COUNT; i++)
+        n = put(out, n, result_names[i], d->result[i]);
+    for (int i = 0; i < EW_LAT_BUCKETS; i++)
+        n = put(out, n, ttfb_names[i], d->ttfb[i]);
+    for (int i = 0; i < EW_LAT_BUCKETS; i++)
+        n = put(out, n, origin_names[i], d->origin_fbl[i]);
+    return n;
+}

@@ -1,0 +1,450 @@
+/* config.c -- load, override and validate the JSON configuration.
+ *
+ * The file is read with jansson. Unknown keys are errors, not warnings:
+ * a typo such as "z_warnign" would otherwise silently keep a default and
+ * page people at the wrong threshold. Durations are strings like "60s".
+ */
+#include "edgewatch/config.h"
+#include "edgewatch/common.h"
+#include "edgewatch/decode.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const default_fields[] = {
+    "timestamp", "c-ip", "time-to-first-byte", "sc-status", "sc-bytes", "cs-method",
+    "cs-protocol", "cs-host", "cs-uri-stem", "cs-bytes", "x-edge-location",
+    "x-edge-request-id", "x-host-header", "time-taken", "cs-protocol-version",
+    "c-ip-version", "cs-user-agent", "cs-referer", "cs-cookie", "cs-uri-query",
+    "x-edge-response-result-type", "x-forwarded-for", "ssl-protocol", "ssl-cipher",
+    "x-edge-result-type", "fle-encrypted-fields", "fle-status", "sc-content-type",
+    "sc-content-len", "sc-range-start", "sc-range-end", "c-port",
+    "x-edge-detailed-result-type", "c-country", "cs-accept-encoding", "cs-accept",
+    "cache-behavior-path-pattern", "cs-headers", "cs-header-names", "cs-headers-count",
+    "origin-fbl", "origin-lbl", "asn",
+};
+
+static void add_error(ew_config_errors *errs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void add_error(ew_config_errors *errs, const char *fmt, ...)
+{
+    if (!errs || errs->n >= sizeof errs->lines / sizeof errs->lines[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errs->lines[errs->n++], sizeof errs->lines[0], fmt, ap);
+    va_end(ap);
+}
+
+static void set_string(char **slot, const char *value)
+{
+    free(*slot);
+    *slot = strdup(value);
+}
+
+static void set_fields(ew_config *cfg, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < cfg->n_fields; i++)
+        free(cfg->fields[i]);
+    cfg->n_fields = 0;
+    for (size_t i = 0; i < n && i < EW_MAX_FIELDS; i++)
+        cfg->fields[cfg->n_fields++] = strdup(names[i]);
+}
+
+static void kafka_put(ew_config *cfg, const char *key, const char *value)
+{
+    for (size_t i = 0; i < cfg->kafka_n; i++)
+        if (strcmp(cfg->kafka[i].key, key) == 0) {
+            set_string(&cfg->kafka[i].value, value);
+            return;
+        }
+    cfg->kafka = realloc(cfg->kafka, (cfg->kafka_n + 1) * sizeof *cfg->kafka);
+    cfg->kafka[cfg->kafka_n].key = strdup(key);
+    cfg->kafka[cfg->kafka_n].value = strdup(value);
+    cfg->kafka_n++;
+}
+
+const char *ew_config_kafka_get(const ew_config *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->kafka_n; i++)
+        if (strcmp(cfg->kafka[i].key, key) == 0)
+            return cfg->kafka[i].value;
+    return "";
+}
+
+void ew_config_defaults(ew_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    kafka_put(cfg, "bootstrap.servers", "127.0.0.1:9092");
+    kafka_put(cfg, "group.id", "edgewatch");
+    set_string(&cfg->topic_cloudfront, "cloudfront-realtime-logs");
+    set_string(&cfg->topic_billing, "billing-events");
+    set_string(&cfg->topic_alerts, "edgewatch-alerts");
+    set_string(&cfg->topic_dlq, "edgewatch-dlq");
+    set_string(&cfg->valkey_host, "127.0.0.1");
+    cfg->valkey_port = 6379;
+    set_string(&cfg->prefix, "ew:");
+    cfg->valkey_timeout_ms = 2000;
+    set_fields(cfg, default_fields, sizeof default_fields / sizeof default_fields[0]);
+    cfg->max_line_bytes = 16384;
+    cfg->window_ms = 60000;
+    cfg->lateness_ms = 60000;
+    cfg->idle_timeout_ms = 30000;
+    cfg->flush_interval_ms = 1000;
+    cfg->flush_max_pairs = 20000;
+    cfg->retention_ms = 14LL * 86400 * 1000;
+    cfg->request_spike = (ew_spike_rule){
+        .enabled = true,
+        .short_window_ms = 3LL * 3600 * 1000,
+        .z_warning = 4.0,
+        .z_critical = 8.0,
+        .warmup_windows = 10,
+        .min_requests = 0,
+    };
+    set_string(&cfg->notify_group, "edgewatch-notify");
+}
+
+void ew_config_free(ew_config *cfg)
+{
+    for (size_t i = 0; i < cfg->kafka_n; i++) {
+        free(cfg->kafka[i].key);
+        free(cfg->kafka[i].value);
+    }
+    free(cfg->kafka);
+    free(cfg->topic_cloudfront);
+    free(cfg->topic_billing);
+    free(cfg->topic_alerts);
+    free(cfg->topic_dlq);
+    free(cfg->valkey_host);
+    free(cfg->valkey_password);
+    free(cfg->prefix);
+    for (size_t i = 0; i < cfg->n_fields; i++)
+        free(cfg->fields[i]);
+    free(cfg->metadata_path);
+    free(cfg->notify_group);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- typed setters shared by the file loader and --set ---- */
+
+/* T_INT is an int member, T_SIZE a size_t, T_U64 a uint64_t. */
+typedef enum { T_STRING, T_INT, T_SIZE, T_U64, T_DOUBLE, T_BOOL, T_DURATION, T_FIELDS } value_type;
+
+typedef struct {
+    const char *path;
+    value_type type;
+    size_t offset;
+} option;
+
+#define OPT(path, type, member) {path, type, offsetof(ew_config, member)}
+
+static const option options[] = {
+    OPT("topics.cloudfront", T_STRING, topic_cloudfront),
+    OPT("topics.billing", T_STRING, topic_billing),
+    OPT("topics.alerts", T_STRING, topic_alerts),
+    OPT("topics.dlq", T_STRING, topic_dlq),
+    OPT("valkey.host", T_STRING, valkey_host),
+    OPT("valkey.port", T_INT, valkey_port),
+    OPT("valkey.password", T_STRING, valkey_password),
+    OPT("valkey.prefix", T_STRING, prefix),
+    OPT("valkey.timeout", T_DURATION, valkey_timeout_ms),
+    OPT("cloudfront.fields", T_FIELDS, fields),
+    OPT("cloudfront.max_line_bytes", T_SIZE, max_line_bytes),
+    OPT("window.width", T_DURATION, window_ms),
+    OPT("window.allowed_lateness", T_DURATION, lateness_ms),
+    OPT("window.idle_timeout", T_DURATION, idle_timeout_ms),
+    OPT("flush.interval", T_DURATION, flush_interval_ms),
+    OPT("flush.max_pairs", T_SIZE, flush_max_pairs),
+    OPT("state.retention", T_DURATION, retention_ms),
+    OPT("rules.request_spike.enabled", T_BOOL, request_spike.enabled),
+    OPT("rules.request_spike.short_window", T_DURATION, request_spike.short_window_ms),
+    OPT("rules.request_spike.z_warning", T_DOUBLE, request_spike.z_warning),
+    OPT("rules.request_spike.z_critical", T_DOUBLE, request_spike.z_critical),
+    OPT("rules.request_spike.warmup_windows", T_INT, request_spike.warmup_windows),
+    OPT("rules.request_spike.min_requests", T_U64, request_spike.min_requests),
+    OPT("metadata", T_STRING, metadata_path),
+    OPT("notify.group_id", T_STRING, notify_group),
+};
+
+static const option *find_option(const char *path)
+{
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (strcmp(options[i].path, path) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static bool store_int(ew_config *cfg, const option *o, long long v, const char *where, ew_config_errors *errs)
+{
+    char *base = (char *)cfg + o->offset;
+    if (v < 0 || v > 2147483647) {
+        add_error(errs, "%s: %s must be between 0 and 2147483647, got %lld", where, o->path, v);
+        return false;
+    }
+    if (o->type == T_SIZE)
+        *(size_t *)base = (size_t)v;
+    else if (o->type == T_U64)
+        *(uint64_t *)base = (uint64_t)v;
+    else
+        *(int *)base = (int)v;
+    return true;
+}
+
+static bool store_text(ew_config *cfg, const option *o, const char *text, const char *where,
+                       ew_config_errors *errs)
+{
+    char *base = (char *)cfg + o->offset;
+    char *end = NULL;
+    switch (o->type) {
+    case T_STRING:
+        set_string((char **)base, text);
+        return true;
+    case T_INT:
+    case T_SIZE:
+    case T_U64: {
+        long long v = strtoll(text, &end, 10);
+        if (!*text || *end) {
+            add_error(errs, "%s: %s must be an integer, got \"%s\"", where, o->path, text);
+            return false;
+        }
+        return store_int(cfg, o, v, where, errs);
+    }
+    case T_DOUBLE: {
+        double v = strtod(text, &end);
+        if (!*text || *end) {
+            add_error(errs, "%s: %s must be a number, got \"%s\"", where, o->path, text);
+            return false;
+        }
+        *(double *)base = v;
+        return true;
+    }
+    case T_BOOL:
+        if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) {
+            add_error(errs, "%s: %s must be true or false, got \"%s\"", where, o->path, text);
+            return false;
+        }
+        *(bool *)base = text[0] == 't';
+        return true;
+    case T_DURATION:
+        if (!ew_parse_duration_ms(text, (int64_t *)base)) {
+            add_error(errs, "%s: %s must be a duration like 60s, 3h or 14d, got \"%s\"", where, o->path, text);
+            return false;
+        }
+        return true;
+    case T_FIELDS: {
+        /* Comma or space separated list, as AWS consoles print it. */
+        const char *names[EW_MAX_FIELDS];
+        char *copy = strdup(text), *save = NULL;
+        size_t n = 0;
+        for (char *tok = strtok_r(copy, ", \t", &save); tok && n < EW_MAX_FIELDS; tok = strtok_r(NULL, ", \t", &save))
+            names[n++] = tok;
+        set_fields(cfg, names, n);
+        free(copy);
+        return true;
+    }
+    }
+    return false;
+}
+
+static bool store_json(ew_config *cfg, const option *o, json_t *v, const char *where, ew_config_errors *errs)
+{
+    char buf[64];
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        if (o->type == T_FIELDS) {
+            add_error(errs, "%s: %s must be an array of field names", where, o->path);
+            return false;
+        }
+        return store_text(cfg, o, json_string_value(v), where, errs);
+    case JSON_INTEGER:
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        return store_text(cfg, o, buf, where, errs);
+    case JSON_REAL:
+        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+        return store_text(cfg, o, buf, where, errs);
+    case JSON_TRUE:
+    case JSON_FALSE:
+        if (o->type != T_BOOL)
+            break;
+        return store_text(cfg, o, json_is_true(v) ? "true" : "false", where, errs);
+    case JSON_ARRAY: {
+        if (o->type != T_FIELDS)
+            break;
+        const char *names[EW_MAX_FIELDS];
+        size_t i, n = 0;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            if (!json_is_string(item) || n >= EW_MAX_FIELDS) {
+                add_error(errs, "%s: %s[%zu] must be a field name string", where, o->path, i);
+                return false;
+            }
+            names[n++] = json_string_value(item);
+        }
+        set_fields(cfg, names, n);
+        return true;
+    }
+    default:
+        break;
+    }
+    add_error(errs, "%s: %s has the wrong type", where, o->path);
+    return false;
+}
+
+static void load_kafka_object(ew_config *cfg, json_t *obj, const char *where, ew_config_errors *errs)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        char buf[64];
+        if (json_is_string(v))
+            kafka_put(cfg, key, json_string_value(v));
+        else if (json_is_integer(v)) {
+            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+            kafka_put(cfg, key, buf);
+        } else if (json_is_boolean(v))
+            kafka_put(cfg, key, json_is_true(v) ? "true" : "false");
+        else
+            add_error(errs, "%s: kafka.%s must be a string, number or boolean", where, key);
+    }
+}
+
+static void load_object(ew_config *cfg, json_t *obj, const char *prefix, const char *where, ew_config_errors *errs)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
+        if (strcmp(path, "kafka") == 0 && json_is_object(v)) {
+            load_kafka_object(cfg, v, where, errs);
+            continue;
+        }
+        const option *o = find_option(path);
+        if (o)
+            store_json(cfg, o, v, where, errs);
+        else if (json_is_object(v))
+            load_object(cfg, v, path, where, errs);
+        else
+            add_error(errs, "%s: unknown setting \"%s\"", where, path);
+    }
+}
+
+static void apply_environment(ew_config *cfg, ew_config_errors *errs)
+{
+    const char *v;
+    if ((v = getenv("EDGEWATCH_BROKERS")) && *v)
+        kafka_put(cfg, "bootstrap.servers", v);
+    if ((v = getenv("EDGEWATCH_GROUP_ID")) && *v)
+        kafka_put(cfg, "group.id", v);
+    if ((v = getenv("EDGEWATCH_VALKEY_PASSWORD")) && *v)
+        set_string(&cfg->valkey_password, v);
+    if ((v = getenv("EDGEWATCH_VALKEY_ADDR")) && *v) {
+        const char *colon = strrchr(v, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!colon || colon == v || !end || *end || port <= 0 || port > 65535) {
+            add_error(errs, "EDGEWATCH_VALKEY_ADDR: expected HOST:PORT, got \"%s\"", v);
+            return;
+        }
+        free(cfg->valkey_host);
+        cfg->valkey_host = strndup(v, (size_t)(colon - v));
+        cfg->valkey_port = (int)port;
+    }
+}
+
+size_t ew_config_load(ew_config *cfg, const char *path, ew_config_errors *errs)
+{
+    ew_config_defaults(cfg);
+    size_t before = errs->n;
+    if (path) {
+        json_error_t jerr;
+        json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+            add_error(errs, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+            return errs->n - before;
+        }
+        if (!json_is_object(root))
+            add_error(errs, "%s: the top level must be a JSON object", path);
+        else
+            load_object(cfg, root, "", path, errs);
+        json_decref(root);
+    }
+    apply_environment(cfg, errs);
+    return errs->n - before;
+}
+
+bool ew_config_set(ew_config *cfg, const char *assignment, ew_config_errors *errs)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) {
+        add_error(errs, "--set %s: expected key=value", assignment);
+        return false;
+    }
+    char key[256];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - assignment), assignment);
+    if (strncmp(key, "kafka.", 6) == 0) {
+        kafka_put(cfg, key + 6, eq + 1);
+        return true;
+    }
+    const option *o = find_option(key);
+    if (!o) {
+        add_error(errs, "--set %s: unknown setting \"%s\"", assignment, key);
+        return false;
+    }
+    return store_text(cfg, o, eq + 1, "--set", errs);
+}
+
+size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
+{
+    size_t before = errs->n;
+    if (cfg->window_ms < 1000 || cfg->window_ms % 1000)
+        add_error(errs, "window.width must be a whole number of seconds, at least 1s");
+    else if (3600000 % cfg->window_ms)
+        add_error(errs, "window.width must divide one hour evenly (hourly rollups), got %llds",
+                  (long long)(cfg->window_ms / 1000));
+    if (cfg->flush_interval_ms < 10)
+        add_error(errs, "flush.interval must be at least 10ms");
+    if (cfg->flush_max_pairs < 1)
+        add_error(errs, "flush.max_pairs must be at least 1");
+    if (cfg->valkey_port <= 0 || cfg->valkey_port > 65535)
+        add_error(errs, "valkey.port must be between 1 and 65535");
+    if (cfg->max_line_bytes < 64)
+        add_error(errs, "cloudfront.max_line_bytes must be at least 64");
+    if (cfg->retention_ms < cfg->request_spike.short_window_ms)
+        add_error(errs, "state.retention must be at least rules.request_spike.short_window");
+    if (cfg->request_spike.z_critical < cfg->request_spike.z_warning)
+        add_error(errs, "rules.request_spike.z_critical must be >= z_warning");
+    if (cfg->request_spike.z_warning <= 0)
+        add_error(errs, "rules.request_spike.z_warning must be > 0");
+    char err[256];
+    if (!ew_fieldset_check((const char *const *)cfg->fields, cfg->n_fields, err, sizeof err))
+        add_error(errs, "cloudfront.fields: %s", err);
+    if (!*ew_config_kafka_get(cfg, "bootstrap.servers"))
+        add_error(errs, "kafka.bootstrap.servers is empty (set it or EDGEWATCH_BROKERS)");
+    rd_kafka_conf_t *conf = ew_config_kafka(cfg, NULL, err, sizeof err);
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    else
+        add_error(errs, "kafka: %s", err);
+    return errs->n - before;
+}
+
+rd_kafka_conf_t *ew_config_kafka(const ew_config *cfg, const char *const *extra, char *err, size_t errcap)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; i < cfg->kafka_n; i++)
+        if (rd_kafka_conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, err, errcap) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
+        if (rd_kafka_conf_set(conf, extra[i], extra[i + 1], err, errcap) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    return conf;
+}

@@ -1,0 +1,159 @@
+/* main.c -- the `edgewatch` command line: dispatch to subcommands.
+ *
+ * The only mutable global of the program lives here: the stop flag set by
+ * SIGTERM/SIGINT, which the processor loop polls.
+ */
+#include "edgewatch/common.h"
+#include "edgewatch/config.h"
+#include "edgewatch/pipeline.h"
+#include "edgewatch/tools.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static const char usage[] =
+    "usage: edgewatch COMMAND [options]\n"
+    "\n"
+    "Stream processor for CloudFront real-time logs: event-time windows in Valkey,\n"
+    "anomaly scoring per distribution, alert events on Kafka.\n"
+    "\n"
+    "commands:\n"
+    "  run -c FILE        join the consumer group and process until SIGTERM/SIGINT\n"
+    "  check -c FILE      validate a configuration; print every problem\n"
+    "  dev-kafka          run the embedded Kafka broker (librdkafka mock cluster)\n"
+    "  gen                write synthetic CloudFront logs with labelled anomalies\n"
+    "  version            print the version\n"
+    "\n"
+    "Run 'edgewatch COMMAND --help' for a command's options.\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n";
+
+static const char run_usage[] =
+    "usage: edgewatch run -c FILE [--set key=value]...\n"
+    "\n"
+    "Joins the consumer group (kafka.group.id) on the CloudFront topic, keeps\n"
+    "windowed aggregates in Valkey and publishes alert events. Runs until\n"
+    "SIGTERM or SIGINT, then flushes, stores offsets and leaves the group.\n"
+    "\n"
+    "  -c, --config FILE     configuration file (docs/configuration.md)\n"
+    "      --set KEY=VALUE   override one setting, e.g. --set window.width=30s\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Environment: EDGEWATCH_BROKERS, EDGEWATCH_GROUP_ID, EDGEWATCH_VALKEY_ADDR,\n"
+    "EDGEWATCH_VALKEY_PASSWORD override the file; EDGEWATCH_LOG_LEVEL=debug|info|warn|error.\n";
+
+static const char check_usage[] =
+    "usage: edgewatch check -c FILE [--set key=value]...\n"
+    "\n"
+    "Validates the configuration and prints every problem, one per line.\n"
+    "Exit 0 when valid, 2 otherwise.\n";
+
+/* Parses -c/--set shared by run and check; returns 0, or an exit code. */
+static int load_config(int argc, char **argv, const char *help, ew_config *cfg)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    const char *sets[64];
+    size_t n_sets = 0;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        if (c == 'c')
+            path = optarg;
+        else if (c == 's' && n_sets < 64)
+            sets[n_sets++] = optarg;
+        else if (c == 'h') {
+            fputs(help, stdout);
+            return -1;
+        } else if (c == ':') {
+            fprintf(stderr, "edgewatch %s: option %s needs a value\n", argv[0], argv[optind - 1]);
+            return EW_EXIT_USAGE;
+        } else {
+            fprintf(stderr, "edgewatch %s: unknown option %s (see --help)\n", argv[0], argv[optind - 1]);
+            return EW_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "edgewatch %s: unexpected argument \"%s\" (see --help)\n", argv[0], argv[optind]);
+        return EW_EXIT_USAGE;
+    }
+    if (!path) {
+        fprintf(stderr, "edgewatch %s: -c FILE is required\n", argv[0]);
+        return EW_EXIT_USAGE;
+    }
+    ew_config_errors errs = {.n = 0};
+    ew_config_load(cfg, path, &errs);
+    for (size_t i = 0; i < n_sets; i++)
+        ew_config_set(cfg, sets[i], &errs);
+    if (errs.n == 0)
+        ew_config_validate(cfg, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "edgewatch %s: %s\n", argv[0], errs.lines[i]);
+    return errs.n ? EW_EXIT_USAGE : 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    ew_config cfg;
+    int rc = load_config(argc, argv, run_usage, &cfg);
+    if (rc == 0) {
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        rc = ew_pipeline_run(&cfg, &stop_requested);
+    }
+    ew_config_free(&cfg);
+    return rc < 0 ? 0 : rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    ew_config cfg;
+    int rc = load_config(argc, argv, check_usage, &cfg);
+    if (rc == 0)
+        printf("%s: ok\n", argv[optind - 1]);
+    ew_config_free(&cfg);
+    return rc < 0 ? 0 : rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EW_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return EW_EXIT_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("edgewatch %s\n", EW_VERSION);
+        return EW_EXIT_OK;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "dev-kafka") == 0)
+        return ew_cmd_dev_kafka(argc - 1, argv + 1);
+    if (strcmp(cmd, "gen") == 0)
+        return ew_cmd_gen(argc - 1, argv + 1);
+    fprintf(stderr, "edgewatch: unknown command \"%s\" (see edgewatch --help)\n", cmd);
+    return EW_EXIT_USAGE;
+}

@@ -1,0 +1,179 @@
+/* metadata.c -- load the distribution metadata file into a domain index.
+ *
+ * The index is an open-addressing table from lower-cased domain to
+ * distribution, sized at twice the number of names so probes stay short.
+ * Domains are matched case-insensitively because Host headers are.
+ */
+#include "edgewatch/metadata.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *name; /* lower case */
+    size_t dist;
+} domain_slot;
+
+struct ew_metadata {
+    ew_distribution *dists;
+    size_t n_dists;
+    domain_slot *slots;
+    size_t n_slots; /* power of two */
+};
+
+static uint64_t hash_domain(ew_str s)
+{
+    uint64_t h = EW_HASH_SEED;
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= (unsigned char)tolower((unsigned char)s.ptr[i]);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static bool domain_eq(const char *lower, ew_str s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        if (!lower[i] || lower[i] != tolower((unsigned char)s.ptr[i]))
+            return false;
+    return lower[s.len] == '\0';
+}
+
+static bool index_domain(ew_metadata *m, const char *name, size_t dist, char *err, size_t errcap)
+{
+    ew_str s = ew_str_make(name, strlen(name));
+    size_t i = hash_domain(s) & (m->n_slots - 1);
+    while (m->slots[i].name) {
+        if (domain_eq(m->slots[i].name, s)) {
+            snprintf(err, errcap, "domain \"%s\" belongs to two distributions (%s and %s)", name,
+                     m->dists[m->slots[i].dist].id, m->dists[dist].id);
+            return false;
+        }
+        i = (i + 1) & (m->n_slots - 1);
+    }
+    m->slots[i].name = strdup(name);
+    for (char *c = m->slots[i].name; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    m->slots[i].dist = dist;
+    return true;
+}
+
+static char *string_field(json_t *obj, const char *key, const char *fallback)
+{
+    json_t *v = json_object_get(obj, key);
+    return strdup(json_is_string(v) ? json_string_value(v) : fallback);
+}
+
+static size_t count_names(json_t *list)
+{
+    size_t n = 0, i;
+    json_t *d;
+    json_array_foreach(list, i, d) n += 1 + json_array_size(json_object_get(d, "aliases"));
+    return n;
+}
+
+static bool load_distribution(ew_metadata *m, json_t *d, size_t idx, const char *path, char *err, size_t errcap)
+{
+    json_t *id = json_object_get(d, "id"), *domain = json_object_get(d, "domain");
+    if (!json_is_string(id) || !json_is_string(domain)) {
+        snprintf(err, errcap, "%s: distributions[%zu] needs string \"id\" and \"domain\"", path, idx);
+        return false;
+    }
+    ew_distribution *dist = &m->dists[idx];
+    dist->id = strdup(json_string_value(id));
+    dist->project = string_field(d, "project", "");
+    dist->owner = string_field(d, "owner", "");
+    dist->route = string_field(d, "route", "");
+    m->n_dists = idx + 1;
+    if (!index_domain(m, json_string_value(domain), idx, err, errcap))
+        return false;
+    size_t i;
+    json_t *alias;
+    json_array_foreach(json_object_get(d, "aliases"), i, alias) {
+        if (!json_is_string(alias)) {
+            snprintf(err, errcap, "%s: distributions[%zu].aliases[%zu] must be a string", path, idx, i);
+            return false;
+        }
+        if (!index_domain(m, json_string_value(alias), idx, err, errcap))
+            return false;
+    }
+    return true;
+}
+
+ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
+{
+    ew_metadata *m = calloc(1, sizeof *m);
+    m->n_slots = 16;
+    if (!path) {
+        m->slots = calloc(m->n_slots, sizeof *m->slots);
+        return m;
+    }
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *list = root ? json_object_get(root, "distributions") : NULL;
+    if (!root || !json_is_array(list)) {
+        if (!root)
+            snprintf(err, errcap, "%s:%d: %s", path, jerr.line, jerr.text);
+        else
+            snprintf(err, errcap, "%s: expected {\"distributions\": [...]}", path);
+        json_decref(root);
+        free(m);
+        return NULL;
+    }
+    while (m->n_slots < 2 * count_names(list))
+        m->n_slots *= 2;
+    m->slots = calloc(m->n_slots, sizeof *m->slots);
+    m->dists = calloc(json_array_size(list) + 1, sizeof *m->dists);
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d) {
+        if (!load_distribution(m, d, i, path, err, errcap)) {
+            json_decref(root);
+            ew_metadata_free(m);
+            return NULL;
+        }
+    }
+    json_decref(root);
+    return m;
+}
+
+void ew_metadata_free(ew_metadata *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_dists; i++) {
+        free(m->dists[i].id);
+        free(m->dists[i].project);
+        free(m->dists[i].owner);
+        free(m->dists[i].route);
+    }
+    for (size_t i = 0; i < m->n_slots; i++)
+        free(m->slots[i].name);
+    free(m->dists);
+    free(m->slots);
+    free(m);
+}
+
+const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain)
+{
+    size_t i = hash_domain(domain) & (m->n_slots - 1);
+    while (m->slots[i].name) {
+        if (domain_eq(m->slots[i].name, domain))
+            return &m->dists[m->slots[i].dist];
+        i = (i + 1) & (m->n_slots - 1);
+    }
+    return NULL;
+}
+
+const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id)
+{
+    for (size_t i = 0; i < m->n_dists; i++)
+        if (strcmp(m->dists[i].id, id) == 0)
+            return &m->dists[i];
+    return NULL;
+}
+
+size_t ew_metadata_count(const ew_metadata *m) { return m->n_dists; }

@@ -1,0 +1,484 @@
+/* valkey.c -- the Valkey (or Redis 7) backend of the state interface.
+ *
+ * Writes from the hot path arrive here once per flush and leave as one
+ * EVALSHA of state/flush.lua. The scripts are embedded in the binary and
+ * loaded with SCRIPT LOAD on connect; NOSCRIPT (after a server restart or
+ * failover empties the script cache) reloads them and retries once.
+ *
+ * Any I/O error drops the connection and returns EW_STATE_DOWN; the next
+ * call reconnects. hiredis 0.14 has no TLS, so neither does this backend.
+ */
+#include "edgewatch/state.h"
+#include "edgewatch/window.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char ew_lua_flush[];
+extern const char ew_lua_close[];
+extern const char ew_lua_assign[];
+
+struct ew_state {
+    const ew_config *cfg;
+    redisContext *ctx;
+    char sha_flush[41];
+    char sha_close[41];
+    char sha_assign[41];
+    char error[256];
+    /* Reused argument vectors for EVALSHA: no per-flush churn once warm. */
+    char *buf;
+    size_t buf_len, buf_cap;
+    size_t *arg_off, *arg_len;
+    size_t n_args, cap_args;
+};
+
+const char *ew_state_last_error(const ew_state *s) { return s->error; }
+
+static void set_error(ew_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(ew_state *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof s->error, fmt, ap);
+    va_end(ap);
+}
+
+static void drop_connection(ew_state *s)
+{
+    if (s->ctx) {
+        if (s->ctx->err)
+            set_error(s, "valkey %s:%d: %s", s->cfg->valkey_host, s->cfg->valkey_port, s->ctx->errstr);
+        redisFree(s->ctx);
+        s->ctx = NULL;
+    }
+}
+
+static bool load_script(ew_state *s, const char *text, char sha[41])
+{
+    redisReply *r = redisCommand(s->ctx, "SCRIPT LOAD %s", text);
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        if (r)
+            set_error(s, "valkey SCRIPT LOAD: %s", r->str ? r->str : "unexpected reply");
+        freeReplyObject(r);
+        return false;
+    }
+    snprintf(sha, 41, "%s", r->str);
+    freeReplyObject(r);
+    return true;
+}
+
+static bool authenticate(ew_state *s)
+{
+    if (!s->cfg->valkey_password || !*s->cfg->valkey_password)
+        return true;
+    redisReply *r = redisCommand(s->ctx, "AUTH %s", s->cfg->valkey_password);
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r && !ok)
+        set_error(s, "valkey AUTH: %s", r->str ? r->str : "failed");
+    freeReplyObject(r);
+    return ok;
+}
+
+static bool ensure_connected(ew_state *s)
+{
+    if (s->ctx)
+        return true;
+    struct timeval tv = {s->cfg->valkey_timeout_ms / 1000, (s->cfg->valkey_timeout_ms % 1000) * 1000};
+    s->ctx = redisConnectWithTimeout(s->cfg->valkey_host, s->cfg->valkey_port, tv);
+    if (!s->ctx || s->ctx->err) {
+        if (!s->ctx)
+            set_error(s, "valkey %s:%d: cannot allocate context", s->cfg->valkey_host, s->cfg->valkey_port);
+        drop_connection(s);
+        return false;
+    }
+    redisSetTimeout(s->ctx, tv);
+    redisEnableKeepAlive(s->ctx);
+    if (!authenticate(s) || !load_script(s, ew_lua_flush, s->sha_flush) || !load_script(s, ew_lua_close, s->sha_close) ||
+        !load_script(s, ew_lua_assign, s->sha_assign)) {
+        redisFree(s->ctx);
+        s->ctx = NULL;
+        return false;
+    }
+    return true;
+}
+
+ew_state *ew_state_open(const ew_config *cfg)
+{
+    ew_state *s = calloc(1, sizeof *s);
+    s->cfg = cfg;
+    ensure_connected(s);
+    return s;
+}
+
+void ew_state_close(ew_state *s)
+{
+    if (!s)
+        return;
+    if (s->ctx)
+        redisFree(s->ctx);
+    free(s->buf);
+    free(s->arg_off);
+    free(s->arg_len);
+    free(s);
+}
+
+/* ---- argument vector building ---- */
+
+static void args_reset(ew_state *s)
+{
+    s->buf_len = 0;
+    s->n_args = 0;
+}
+
+static void args_push(ew_state *s, const char *data, size_t len)
+{
+    if (s->buf_len + len > s->buf_cap) {
+        s->buf_cap = (s->buf_len + len) * 2 + 4096;
+        s->buf = realloc(s->buf, s->buf_cap);
+    }
+    if (s->n_args == s->cap_args) {
+        s->cap_args = s->cap_args * 2 + 256;
+        s->arg_off = realloc(s->arg_off, s->cap_args * sizeof *s->arg_off);
+        s->arg_len = realloc(s->arg_len, s->cap_args * sizeof *s->arg_len);
+    }
+    memcpy(s->buf + s->buf_len, data, len);
+    s->arg_off[s->n_args] = s->buf_len;
+    s->arg_len[s->n_args] = len;
+    s->buf_len += len;
+    s->n_args++;
+}
+
+static void args_str(ew_state *s, const char *str) { args_push(s, str, strlen(str)); }
+
+static void args_i64(ew_state *s, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    args_push(s, tmp, (size_t)n);
+}
+
+/* Runs EVALSHA over the collected arguments (which start at ARGV[1]). */
+static redisReply *eval_args(ew_state *s, char sha[41], const char *script_text)
+{
+    size_t n = s->n_args + 3;
+    const char **argv = malloc(n * sizeof *argv);
+    size_t *lens = malloc(n * sizeof *lens);
+    argv[0] = "EVALSHA";
+    lens[0] = 7;
+    argv[1] = sha;
+    lens[1] = 40;
+    argv[2] = "0";
+    lens[2] = 1;
+    for (size_t i = 0; i < s->n_args; i++) {
+        argv[i + 3] = s->buf + s->arg_off[i];
+        lens[i + 3] = s->arg_len[i];
+    }
+    redisReply *r = redisCommandArgv(s->ctx, (int)n, argv, lens);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        r = NULL;
+        if (load_script(s, script_text, sha))
+            r = redisCommandArgv(s->ctx, (int)n, argv, lens);
+    }
+    free(argv);
+    free(lens);
+    if (!r)
+        drop_connection(s);
+    else if (r->type == REDIS_REPLY_ERROR)
+        set_error(s, "valkey script error: %s", r->str);
+    return r;
+}
+
+/* ---- flush ---- */
+
+static void push_pairs(ew_state *s, const ew_aggregate *agg)
+{
+    size_t pairs = ew_aggregate_pairs(agg);
+    args_i64(s, (int64_t)pairs);
+    ew_field_value fields[EW_DELTA_MAX_FIELDS];
+    for (size_t i = 0; i < pairs; i++) {
+        const ew_delta *d = ew_aggregate_pair(agg, i);
+        size_t nf = ew_delta_fields(d, fields);
+        args_str(s, ew_entity_name(agg, d->entity));
+        args_i64(s, d->window_start_ms / 1000);
+        args_str(s, d->on_time ? "1" : "0");
+        args_i64(s, (int64_t)nf);
+        for (size_t f = 0; f < nf; f++) {
+            args_str(s, fields[f].name);
+            args_i64(s, (int64_t)fields[f].value);
+        }
+    }
+}
+
+ew_state_status ew_state_flush(ew_state *s, const char *topic, const ew_flush_partition *parts, size_t n_parts,
+                               const ew_aggregate *agg, int32_t *refused_partition, int64_t *refused_offset)
+{
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    args_reset(s);
+    args_str(s, s->cfg->prefix);
+    args_str(s, topic);
+    args_i64(s, s->cfg->retention_ms / 1000);
+    args_i64(s, (int64_t)n_parts);
+    for (size_t i = 0; i < n_parts; i++) {
+        args_i64(s, parts[i].partition);
+        args_i64(s, parts[i].from_offset);
+        args_i64(s, parts[i].next_offset);
+        args_i64(s, parts[i].watermark_ms);
+    }
+    push_pairs(s, agg);
+    redisReply *r = eval_args(s, s->sha_flush, ew_lua_flush);
+    if (!r)
+        return EW_STATE_DOWN;
+    ew_state_status st = EW_STATE_DOWN;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->integer == 1) {
+        st = EW_STATE_OK;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        *refused_partition = (int32_t)r->element[1]->integer;
+        *refused_offset = r->element[2]->integer;
+        st = EW_STATE_REFUSED;
+    }
+    freeReplyObject(r);
+    return st;
+}
+
+/* ---- reads and scoring state ---- */
+
+static int64_t reply_i64(const redisReply *r, int64_t fallback)
+{
+    if (r && r->type == REDIS_REPLY_STRING)
+        return strtoll(r->str, NULL, 10);
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    return fallback;
+}
+
+ew_state_status ew_state_partition(ew_state *s, const char *topic, int32_t partition, int64_t *next_offset,
+                                   int64_t *watermark_ms)
+{
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    char field[16];
+    snprintf(field, sizeof field, "%d", partition);
+    redisAppendCommand(s->ctx, "HGET %soff:%s %s", s->cfg->prefix, topic, field);
+    redisAppendCommand(s->ctx, "HGET %swm:%s %s", s->cfg->prefix, topic, field);
+    redisReply *off = NULL, *wm = NULL;
+    if (redisGetReply(s->ctx, (void **)&off) != REDIS_OK || redisGetReply(s->ctx, (void **)&wm) != REDIS_OK) {
+        freeReplyObject(off);
+        drop_connection(s);
+        return EW_STATE_DOWN;
+    }
+    *next_offset = reply_i64(off, -1);
+    *watermark_ms = reply_i64(wm, INT64_MIN);
+    freeReplyObject(off);
+    freeReplyObject(wm);
+    return EW_STATE_OK;
+}
+
+ew_state_status ew_state_claim_closed(ew_state *s, const char *topic, int64_t *window_starts, size_t cap,
+                                      size_t *n_claimed, int64_t *low_watermark_ms)
+{
+    *n_claimed = 0;
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    args_reset(s);
+    args_str(s, s->cfg->prefix);
+    args_str(s, topic);
+    args_i64(s, s->cfg->idle_timeout_ms);
+    args_i64(s, s->cfg->window_ms);
+    args_i64(s, 60); /* lease: a scorer that dies is replaced within a minute */
+    args_i64(s, (int64_t)cap);
+    redisReply *r = eval_args(s, s->sha_close, ew_lua_close);
+    if (!r)
+        return EW_STATE_DOWN;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+        freeReplyObject(r);
+        return EW_STATE_DOWN;
+    }
+    *low_watermark_ms = r->element[0]->integer;
+    for (size_t i = 1; i < r->elements && *n_claimed < cap; i++)
+        window_starts[(*n_claimed)++] = r->element[i]->integer * 1000;
+    freeReplyObject(r);
+    return EW_STATE_OK;
+}
+
+static double field_double(const redisReply *hash, const char *name, double fallback)
+{
+    for (size_t i = 0; hash && hash->type == REDIS_REPLY_ARRAY && i + 1 < hash->elements; i += 2)
+        if (strcmp(hash->element[i]->str, name) == 0)
+            return strtod(hash->element[i + 1]->str, NULL);
+    return fallback;
+}
+
+static const char *field_string(const redisReply *hash, const char *name)
+{
+    for (size_t i = 0; hash && hash->type == REDIS_REPLY_ARRAY && i + 1 < hash->elements; i += 2)
+        if (strcmp(hash->element[i]->str, name) == 0)
+            return hash->element[i + 1]->str;
+    return NULL;
+}
+
+static void parse_baseline(const redisReply *h, ew_baseline *b)
+{
+    ew_baseline_init(b);
+    b->mean = field_double(h, "mean", 0);
+    b->var = field_double(h, "var", 0);
+    b->n = (int64_t)field_double(h, "n", 0);
+    b->last_ws = (int64_t)field_double(h, "last", -1);
+    b->prev_mean = field_double(h, "pmean", 0);
+    b->prev_var = field_double(h, "pvar", 0);
+    b->prev_n = (int64_t)field_double(h, "pn", 0);
+}
+
+static void parse_incident(const redisReply *h, ew_incident *inc)
+{
+    ew_incident_init(inc);
+    const char *id = field_string(h, "id");
+    if (!id)
+        return;
+    snprintf(inc->alert_id, sizeof inc->alert_id, "%s", id);
+    inc->open = field_double(h, "open", 0) != 0;
+    inc->start_ws = (int64_t)field_double(h, "start", -1);
+    inc->resolved_ws = (int64_t)field_double(h, "resolved", -1);
+    inc->last_ws = (int64_t)field_double(h, "last", -1);
+    inc->severity = field_double(h, "sev", 0) != 0 ? EW_SEV_CRITICAL : EW_SEV_WARNING;
+}
+
+static ew_state_status read_members(ew_state *s, int64_t window_start_ms, redisReply **members)
+{
+    *members = redisCommand(s->ctx, "SMEMBERS %swin:%lld", s->cfg->prefix, (long long)(window_start_ms / 1000));
+    if (!*members) {
+        drop_connection(s);
+        return EW_STATE_DOWN;
+    }
+    return (*members)->type == REDIS_REPLY_ARRAY ? EW_STATE_OK : EW_STATE_DOWN;
+}
+
+ew_state_status ew_state_load_window(ew_state *s, int64_t window_start_ms, ew_score_item **items, size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    redisReply *members;
+    if (read_members(s, window_start_ms, &members) != EW_STATE_OK) {
+        freeReplyObject(members);
+        return EW_STATE_DOWN;
+    }
+    const char *P = s->cfg->prefix;
+    long long ws = (long long)(window_start_ms / 1000);
+    for (size_t i = 0; i < members->elements; i++) {
+        const char *e = members->element[i]->str;
+        redisAppendCommand(s->ctx, "HGET %sagg:%s:%lld req", P, e, ws);
+        redisAppendCommand(s->ctx, "HGETALL %sbase:request_spike:%s", P, e);
+        redisAppendCommand(s->ctx, "HGETALL %sinc:request_spike:%s", P, e);
+    }
+    ew_score_item *out = calloc(members->elements + 1, sizeof *out);
+    ew_state_status st = EW_STATE_OK;
+    for (size_t i = 0; i < members->elements; i++) {
+        redisReply *req = NULL, *base = NULL, *inc = NULL;
+        if (redisGetReply(s->ctx, (void **)&req) != REDIS_OK || redisGetReply(s->ctx, (void **)&base) != REDIS_OK ||
+            redisGetReply(s->ctx, (void **)&inc) != REDIS_OK) {
+            freeReplyObject(req);
+            freeReplyObject(base);
+            drop_connection(s);
+            st = EW_STATE_DOWN;
+            break;
+        }
+        snprintf(out[i].entity, sizeof out[i].entity, "%s", members->element[i]->str);
+        out[i].requests = (uint64_t)reply_i64(req, 0);
+        parse_baseline(base, &out[i].baseline);
+        parse_incident(inc, &out[i].incident);
+        freeReplyObject(req);
+        freeReplyObject(base);
+        freeReplyObject(inc);
+    }
+    if (st == EW_STATE_OK) {
+        *items = out;
+        *n = members->elements;
+    } else {
+        free(out);
+    }
+    freeReplyObject(members);
+    return st;
+}
+
+static size_t append_item_writes(ew_state *s, const ew_score_item *it)
+{
+    const char *P = s->cfg->prefix;
+    const ew_baseline *b = &it->baseline;
+    long long ttl = (long long)(s->cfg->retention_ms / 1000);
+    redisAppendCommand(s->ctx, "HSET %sbase:request_spike:%s mean %.17g var %.17g n %lld last %lld pmean %.17g pvar %.17g pn %lld",
+                       P, it->entity, b->mean, b->var, (long long)b->n, (long long)b->last_ws, b->prev_mean,
+                       b->prev_var, (long long)b->prev_n);
+    redisAppendCommand(s->ctx, "EXPIRE %sbase:request_spike:%s %lld", P, it->entity, ttl);
+    if (!it->incident.alert_id[0])
+        return 2;
+    const ew_incident *inc = &it->incident;
+    redisAppendCommand(s->ctx, "HSET %sinc:request_spike:%s id %s open %d start %lld resolved %lld last %lld sev %d", P,
+                       it->entity, inc->alert_id, inc->open ? 1 : 0, (long long)inc->start_ws,
+                       (long long)inc->resolved_ws, (long long)inc->last_ws, inc->severity == EW_SEV_CRITICAL);
+    redisAppendCommand(s->ctx, "EXPIRE %sinc:request_spike:%s %lld", P, it->entity, ttl);
+    return 4;
+}
+
+static ew_state_status drain_replies(ew_state *s, size_t n)
+{
+    ew_state_status st = EW_STATE_OK;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+            drop_connection(s);
+            return EW_STATE_DOWN;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            set_error(s, "valkey: %s", r->str);
+            st = EW_STATE_DOWN;
+        }
+        freeReplyObject(r);
+    }
+    return st;
+}
+
+ew_state_status ew_state_save_window(ew_state *s, const ew_score_item *items, size_t n)
+{
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    size_t pending = 0;
+    for (size_t i = 0; i < n; i++)
+        pending += append_item_writes(s, &items[i]);
+    return drain_replies(s, pending);
+}
+
+ew_state_status ew_state_finish_window(ew_state *s, int64_t window_start_ms)
+{
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    const char *P = s->cfg->prefix;
+    long long ws = (long long)(window_start_ms / 1000);
+    redisAppendCommand(s->ctx, "SET %sclaim:%lld done EX %lld", P, ws, (long long)(s->cfg->retention_ms / 1000));
+    redisAppendCommand(s->ctx, "ZREM %spending %lld", P, ws);
+    return drain_replies(s, 2);
+}
+
+ew_state_status ew_state_register_partitions(ew_state *s, const char *topic, const int32_t *partitions, size_t n)
+{
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    args_reset(s);
+    args_str(s, s->cfg->prefix);
+    args_str(s, topic);
+    args_i64(s, s->cfg->retention_ms / 1000);
+    for (size_t i = 0; i < n; i++)
+        args_i64(s, partitions[i]);
+    redisReply *r = eval_args(s, s->sha_assign, ew_lua_assign);
+    if (!r)
+        return EW_STATE_DOWN;
+    ew_state_status st = r->type == REDIS_REPLY_INTEGER ? EW_STATE_OK : EW_STATE_DOWN;
+    freeReplyObject(r);
+    return st;
+}
