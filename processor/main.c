@@ -108,7 +108,7 @@ static int load_config(int argc, char **argv, const char *help, ew_config *cfg)
 
 static int cmd_run(int argc, char **argv)
 {
-    ew_config cfg;
+    ew_config cfg = {0};
     int rc = load_config(argc, argv, run_usage, &cfg);
     if (rc == 0) {
         struct sigaction sa = {.sa_handler = on_signal};
@@ -123,10 +123,10 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_check(int argc, char **argv)
 {
-    ew_config cfg;
+    ew_config cfg = {0};
     int rc = load_config(argc, argv, check_usage, &cfg);
     if (rc == 0)
-        printf("%s: ok\n", argv[optind - 1]);
+        printf("configuration ok\n");
     ew_config_free(&cfg);
     return rc < 0 ? 0 : rc;
 }

@@ -290,7 +290,7 @@ ew_state_status ew_state_claim_closed(ew_state *s, const char *topic, int64_t *w
     args_str(s, topic);
     args_i64(s, s->cfg->idle_timeout_ms);
     args_i64(s, s->cfg->window_ms);
-    args_i64(s, 60); /* lease: a scorer that dies is replaced within a minute */
+    args_i64(s, 10); /* lease: a scorer that dies is replaced within 10 s */
     args_i64(s, (int64_t)cap);
     redisReply *r = eval_args(s, s->sha_close, ew_lua_close);
     if (!r)

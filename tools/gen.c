@@ -7,7 +7,10 @@
  * add a function and a row), then writes the traffic minute by minute: every
  * distribution's requests for that minute are drawn, sorted by timestamp and
  * formatted as TAB-separated lines with the 43 default real-time fields
- * (formats.md §1.2/§1.3). Records go to a file/stdout or to Kafka.
+ * (formats.md §1.2/§1.3). Records go to a file/stdout (one per line) or to
+ * Kafka (one per message, no trailing newline, random 8-byte key so records
+ * spread over partitions). Per-record work formats into a stack buffer and
+ * allocates nothing; only the per-minute list of pending requests is heap.
  *
  * Everything is derived from --seed through a splitmix64 PRNG so the same
  * seed and --start give byte-identical output; the world is drawn from its
@@ -354,6 +357,9 @@ typedef struct {
 
 /* ------------------------------------------------------------ scenarios */
 
+/* A scenario only plans anomalies on the world (which distribution, when,
+ * how strong); drawing and formatting the traffic is shared. To add one,
+ * write a plan_* function and add a row to SCENARIOS. */
 typedef void (*gen_plan_fn)(gen_world *w, const gen_opts *o, gen_rng *rng);
 
 static void plan_spike(gen_world *w, const gen_opts *o, gen_rng *rng);
@@ -366,6 +372,12 @@ static const struct {
     {"spike", "one distribution's request rate x8 for 3 minutes at 2/3 of the run", plan_spike},
 };
 
+static void add_anomaly(gen_world *w, gen_anomaly a)
+{
+    if (w->n_anomalies < GEN_MAX_ANOMALIES)
+        w->anomalies[w->n_anomalies++] = a;
+}
+
 /* The spike starts at minute floor(M*2/3) so there is a long baseline before
  * it and room after it to see the alert resolve. */
 enum { SPIKE_MULTIPLIER = 8, SPIKE_MINUTES = 3 };
@@ -375,7 +387,7 @@ static void plan_spike(gen_world *w, const gen_opts *o, gen_rng *rng)
     int start = o->minutes * 2 / 3;
     int end = start + SPIKE_MINUTES < o->minutes ? start + SPIKE_MINUTES : o->minutes;
     gen_anomaly a = {rng_below(rng, w->n_dists), "request_spike", start, end, SPIKE_MULTIPLIER};
-    w->anomalies[w->n_anomalies++] = a;
+    add_anomaly(w, a);
 }
 
 static int find_scenario(const char *name)

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Integration tests: the real edgewatch binaries against the embedded Kafka
+# broker (edgewatch dev-kafka, over loopback TCP) and a real Valkey/Redis
+# server. Everything is started in a temporary directory and stopped on exit,
+# also when a test fails. Ends with "N passed, N failed".
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+source tests/lib/stack.sh
+EW=${EDGEWATCH_BIN:-build/edgewatch}
+NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
+passed=0
+failed=0
+
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $1"; failed=$((failed + 1)); }
+expect() { # expect NAME COMMAND... : passes when the command succeeds
+    local name=$1; shift
+    if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# wait_for SECONDS COMMAND...: polls until the command succeeds.
+wait_for() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@"; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.5
+    done
+}
+
+exit_code_is() { local want=$1; shift; "$@" >/dev/null 2>&1; [ $? -eq "$want" ]; }
+stderr_mentions() { local text=$1; shift; "$@" 2>&1 >/dev/null | grep -q -- "$text"; }
+
+write_config() { # write_config FILE [extra json members]
+    cat > "$1" <<JSON
+{
+  "kafka": {"bootstrap.servers": "$KAFKA_BOOTSTRAP", "session.timeout.ms": "6000",
+            "heartbeat.interval.ms": "1000"},
+  "valkey": {"host": "127.0.0.1", "port": $VALKEY_PORT},
+  "metadata": "$STACK_DIR/meta.json"${2:+,
+  $2}
+}
+JSON
+}
+
+offsets_total() {
+    redis-cli -p "$VALKEY_PORT" --raw hvals ew:off:cloudfront-realtime-logs | awk '{s += $1} END {print s + 0}'
+}
+offsets_reach() { [ "$(offsets_total)" -ge "$1" ]; }
+
+test_cli() {
+    expect "edgewatch --help exits 0" exit_code_is 0 "$EW" --help
+    expect "run --help exits 0" exit_code_is 0 "$EW" run --help
+    expect "unknown command exits 2" exit_code_is 2 "$EW" frobnicate
+    expect "unknown flag exits 2" exit_code_is 2 "$EW" run --bogus
+    expect "unknown flag is named" stderr_mentions "--bogus" "$EW" run --bogus
+    expect "run without -c exits 2" exit_code_is 2 "$EW" run
+    echo '{"window": {"widht": "60s"}}' > "$STACK_DIR/typo.json"
+    expect "config typo exits 2" exit_code_is 2 "$EW" check -c "$STACK_DIR/typo.json"
+    expect "config typo is named" stderr_mentions "window.widht" "$EW" check -c "$STACK_DIR/typo.json"
+    echo '{"cloudfront": {"fields": ["timestamp", "c-ipp"]}}' > "$STACK_DIR/fields.json"
+    expect "unknown field name is named" stderr_mentions "c-ipp" "$EW" check -c "$STACK_DIR/fields.json"
+    expect "missing config file exits 2" exit_code_is 2 "$EW" check -c "$STACK_DIR/nope.json"
+    expect "gen unknown scenario exits 2" exit_code_is 2 "$EW" gen --scenario nope --out /dev/null
+    expect "notify unknown flag exits 2" exit_code_is 2 "$NOTIFY" --bogus
+    expect "dev-kafka --help exits 0" exit_code_is 0 "$EW" dev-kafka --help
+}
+
+test_gen_deterministic() {
+    "$EW" gen --scenario spike --seed 3 --start 2026-11-01T00:00:00Z --minutes 5 --out "$STACK_DIR/a.tsv" 2>/dev/null
+    "$EW" gen --scenario spike --seed 3 --start 2026-11-01T00:00:00Z --minutes 5 --out "$STACK_DIR/b.tsv" 2>/dev/null
+    expect "gen is deterministic for a seed" cmp -s "$STACK_DIR/a.tsv" "$STACK_DIR/b.tsv"
+    expect "gen writes 43 columns per line" \
+        test "$(awk -F'\t' '{print NF}' "$STACK_DIR/a.tsv" | sort -u)" = 43
+}
+
+# The main path: records over TCP into the broker, a processor that is
+# SIGKILLed mid-stream and restarted, aggregates checked exactly against
+# ground truth in Valkey, the spike alert consumed from edgewatch-alerts,
+# and the notifier's line for it.
+test_end_to_end() {
+    local d=$STACK_DIR seed=11 start=2026-11-01T12:00:00Z
+    "$EW" gen --scenario spike --seed $seed --start $start --out "$d/lines.tsv" \
+        --labels "$d/labels.jsonl" --metadata-out "$d/meta.json" 2>/dev/null
+    local n
+    n=$(wc -l < "$d/lines.tsv")
+    write_config "$d/e2e.json"
+    printf 'not a cloudfront line\n1607374321.541\tonly\ttwo\n' > "$d/bad.tsv"
+    kcat -P -b "$KAFKA_BOOTSTRAP" -t cloudfront-realtime-logs -l "$d/bad.tsv"
+
+    "$EW" run -c "$d/e2e.json" 2> "$d/run1.err" &
+    local run_pid=$!
+    stack_track $run_pid
+    "$NOTIFY" -c "$d/e2e.json" > "$d/notify.out" 2> "$d/notify.err" &
+    stack_track $!
+    "$EW" gen --scenario spike --seed $seed --start $start --to-kafka "$KAFKA_BOOTSTRAP" 2>/dev/null &
+    local gen_pid=$!
+    # Kill the member after it has applied part of the stream, then restart.
+    wait_for 30 offsets_reach 3000
+    kill -9 $run_pid 2>/dev/null
+    wait $run_pid 2>/dev/null
+    "$EW" run -c "$d/e2e.json" 2> "$d/run2.err" &
+    run_pid=$!
+    stack_track $run_pid
+    wait $gen_pid
+    expect "processor applies every offset after a SIGKILL and restart" wait_for 60 offsets_reach $((n + 2))
+    expect "a firing alert is published" wait_for 30 grep -q FIRING "$d/notify.out"
+    sleep 2
+    kcat -C -b "$KAFKA_BOOTSTRAP" -t edgewatch-alerts -e -q -f '%s\n' > "$d/alerts.jsonl"
+    if python3 tests/integration/check_e2e.py "$d/lines.tsv" "$d/meta.json" "$d/labels.jsonl" \
+        "$d/alerts.jsonl" "$VALKEY_PORT" ew: > "$d/check.out"; then
+        pass "aggregates equal ground truth; spike alerted with owner; no false alerts ($(tail -1 "$d/check.out"))"
+    else
+        fail "end-to-end check:"; sed 's/^/    /' "$d/check.out"
+        echo "    processor log (restarted member):"; tail -15 "$d/run2.err" | sed 's/^/    /'
+    fi
+    local spiked
+    spiked=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["entity_id"])' "$d/labels.jsonl")
+    expect "notifier line names the spiked distribution" grep -q "FIRING .*$spiked" "$d/notify.out"
+    kcat -C -b "$KAFKA_BOOTSTRAP" -t edgewatch-dlq -e -q -f '%h|%s\n' > "$d/dlq.out"
+    expect "malformed records reach the DLQ" test "$(wc -l < "$d/dlq.out")" -eq 2
+    expect "DLQ headers name source and reason" grep -q 'edgewatch.reason=column_count' "$d/dlq.out"
+    kill -TERM $run_pid
+    wait $run_pid
+    expect "processor exits 0 on SIGTERM" test $? -eq 0
+    expect "shutdown summary is logged" grep -q "stopped: .* records" "$d/run2.err"
+}
+
+stack_up 4 >/dev/null || { echo "could not start the embedded stack"; echo "0 passed, 1 failed"; exit 1; }
+test_cli
+test_gen_deterministic
+test_end_to_end
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,240 @@
+/* test_alert.c -- unit tests for the alert event JSON of the contract
+ * (processor/alert.c; architecture.md §3 "Alert event"). The output is
+ * parsed back with jansson and every contract field is checked.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "edgewatch/alert.h"
+
+/* 2026-11-01T12:40:00Z, one minute later, and ten seconds after that. */
+#define WS 1793536800000LL
+#define WE 1793536860000LL
+#define EMITTED 1793536870000LL
+
+static const char *const contract_fields[] = {
+    "alert_id", "event_id", "status", "severity", "rule", "entity_type", "entity_id", "project",
+    "owner", "route", "window_start", "window_end", "observed", "expected", "threshold", "z_short",
+    "z_long", "top_contributors", "suppressed_by", "related_alerts", "summary", "emitted_at",
+    "processor", "replay",
+};
+#define N_CONTRACT (sizeof contract_fields / sizeof contract_fields[0])
+
+static ew_alert firing_alert(void)
+{
+    return (ew_alert){
+        .alert_id = "ew-1a2b3c4d5e6f7a8b",
+        .kind = EW_EVENT_FIRING,
+        .severity = EW_SEV_CRITICAL,
+        .rule = "request_spike",
+        .entity_type = "distribution",
+        .entity_id = "E2QWRUHAPOMQZL",
+        .project = "checkout-web",
+        .owner = "team-checkout",
+        .route = "slack:#checkout-oncall",
+        .window_start_ms = WS,
+        .window_end_ms = WE,
+        .observed = 2410,
+        .expected = 301.5,
+        .threshold = 370.25,
+        .z_short = 38.25,
+        .z_long = NAN,
+        .emitted_at_ms = EMITTED,
+        .replay = false,
+    };
+}
+
+static json_t *parse(const ew_alert *a)
+{
+    char *text = ew_alert_json(a);
+    assert_non_null(text);
+    json_error_t jerr;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        fail_msg("alert JSON does not parse (%s): %s", jerr.text, text);
+    free(text);
+    assert_true(json_is_object(root));
+    return root;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        fail_msg("\"%s\" is not a string", key);
+    return json_string_value(v);
+}
+
+static double num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        fail_msg("\"%s\" is not a number", key);
+    return json_number_value(v);
+}
+
+static void test_firing_has_every_contract_field(void **state)
+{
+    (void)state;
+    ew_alert a = firing_alert();
+    json_t *o = parse(&a);
+    for (size_t i = 0; i < N_CONTRACT; i++)
+        if (!json_object_get(o, contract_fields[i]))
+            fail_msg("missing contract field \"%s\"", contract_fields[i]);
+    assert_int_equal(json_object_size(o), N_CONTRACT);
+
+    assert_string_equal(str(o, "alert_id"), "ew-1a2b3c4d5e6f7a8b");
+    char event_id[64];
+    ew_event_id(&a, event_id, sizeof event_id);
+    assert_string_equal(str(o, "event_id"), event_id);
+    assert_string_equal(str(o, "status"), "firing");
+    assert_string_equal(str(o, "severity"), "critical");
+    assert_string_equal(str(o, "rule"), "request_spike");
+    assert_string_equal(str(o, "entity_type"), "distribution");
+    assert_string_equal(str(o, "entity_id"), "E2QWRUHAPOMQZL");
+    assert_string_equal(str(o, "project"), "checkout-web");
+    assert_string_equal(str(o, "owner"), "team-checkout");
+    assert_string_equal(str(o, "route"), "slack:#checkout-oncall");
+    /* window bounds are integer epoch milliseconds */
+    assert_true(json_is_integer(json_object_get(o, "window_start")));
+    assert_true(json_is_integer(json_object_get(o, "window_end")));
+    assert_int_equal(json_integer_value(json_object_get(o, "window_start")), WS);
+    assert_int_equal(json_integer_value(json_object_get(o, "window_end")), WE);
+    assert_true(num(o, "observed") == 2410.0);
+    assert_true(num(o, "expected") == 301.5);
+    assert_true(num(o, "threshold") == 370.25);
+    assert_true(num(o, "z_short") == 38.25);
+    assert_true(json_is_null(json_object_get(o, "z_long")));
+    assert_true(json_is_array(json_object_get(o, "top_contributors")));
+    assert_int_equal(json_array_size(json_object_get(o, "top_contributors")), 0);
+    assert_true(json_is_null(json_object_get(o, "suppressed_by")));
+    assert_true(json_is_array(json_object_get(o, "related_alerts")));
+    assert_int_equal(json_array_size(json_object_get(o, "related_alerts")), 0);
+    const char *summary = str(o, "summary");
+    assert_non_null(strstr(summary, "E2QWRUHAPOMQZL"));
+    assert_non_null(strstr(summary, "checkout-web"));
+    assert_non_null(strstr(summary, "2410"));
+    assert_non_null(strstr(summary, "301.5"));
+    assert_string_equal(str(o, "emitted_at"), "2026-11-01T12:41:10Z");
+    assert_string_equal(str(o, "processor"), "edgewatch/" EW_VERSION);
+    assert_true(json_is_false(json_object_get(o, "replay")));
+    json_decref(o);
+}
+
+static void test_resolved_and_optional_fields(void **state)
+{
+    (void)state;
+    ew_alert a = firing_alert();
+    a.kind = EW_EVENT_RESOLVED;
+    a.severity = EW_SEV_WARNING;
+    a.project = NULL;
+    a.owner = "";
+    a.route = NULL;
+    a.observed = 290;
+    a.z_short = NAN;
+    a.z_long = 2.5;
+    a.replay = true;
+    json_t *o = parse(&a);
+    assert_int_equal(json_object_size(o), N_CONTRACT);
+    assert_string_equal(str(o, "status"), "resolved");
+    assert_string_equal(str(o, "severity"), "warning");
+    /* Missing metadata is null, never omitted. */
+    assert_true(json_is_null(json_object_get(o, "project")));
+    assert_true(json_is_null(json_object_get(o, "owner")));
+    assert_true(json_is_null(json_object_get(o, "route")));
+    assert_true(json_is_null(json_object_get(o, "z_short")));
+    assert_true(num(o, "z_long") == 2.5);
+    assert_true(num(o, "observed") == 290.0);
+    assert_true(json_is_true(json_object_get(o, "replay")));
+    const char *summary = str(o, "summary");
+    assert_non_null(strstr(summary, "resolved"));
+    assert_non_null(strstr(summary, "unmapped"));
+    assert_non_null(strstr(summary, "E2QWRUHAPOMQZL"));
+    json_decref(o);
+}
+
+static void test_event_ids(void **state)
+{
+    (void)state;
+    ew_alert a = firing_alert();
+    char f1[64], f2[64], r1[64], other[64];
+    ew_event_id(&a, f1, sizeof f1);
+    ew_event_id(&a, f2, sizeof f2);
+    assert_string_equal(f1, f2); /* stable */
+    assert_string_equal(f1, "ew-1a2b3c4d5e6f7a8b-f-1793536800000");
+    /* Stable across everything that is not identity (time, replay, values). */
+    a.emitted_at_ms += 123456;
+    a.observed = 1;
+    a.replay = true;
+    ew_event_id(&a, f2, sizeof f2);
+    assert_string_equal(f1, f2);
+
+    /* Firing and resolved of the same alert differ, even for one window. */
+    a.kind = EW_EVENT_RESOLVED;
+    ew_event_id(&a, r1, sizeof r1);
+    assert_string_not_equal(f1, r1);
+    assert_string_equal(r1, "ew-1a2b3c4d5e6f7a8b-r-1793536800000");
+    a.window_start_ms = WS + 180000;
+    ew_event_id(&a, other, sizeof other);
+    assert_string_not_equal(other, r1);
+
+    /* Different alert, different event. */
+    a = firing_alert();
+    a.alert_id = "ew-0000000000000001";
+    ew_event_id(&a, other, sizeof other);
+    assert_string_not_equal(other, f1);
+
+    /* The JSON carries the same id. */
+    a = firing_alert();
+    a.kind = EW_EVENT_RESOLVED;
+    json_t *o = parse(&a);
+    assert_string_equal(str(o, "event_id"), r1);
+    assert_string_equal(str(o, "alert_id"), "ew-1a2b3c4d5e6f7a8b");
+    json_decref(o);
+}
+
+static void test_json_is_deterministic(void **state)
+{
+    (void)state;
+    ew_alert a = firing_alert();
+    char *x = ew_alert_json(&a);
+    char *y = ew_alert_json(&a);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_string_equal(x, y);
+    assert_null(strchr(x, '\n')); /* one line per Kafka message */
+    free(x);
+    free(y);
+}
+
+static void test_strings_are_escaped(void **state)
+{
+    (void)state;
+    ew_alert a = firing_alert();
+    a.project = "web \"beta\"\tteam";
+    a.route = "webhook:https://hooks.example.com/a?b=c&d=\\e";
+    json_t *o = parse(&a);
+    assert_string_equal(str(o, "project"), "web \"beta\"\tteam");
+    assert_string_equal(str(o, "route"), "webhook:https://hooks.example.com/a?b=c&d=\\e");
+    json_decref(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_firing_has_every_contract_field),
+        cmocka_unit_test(test_resolved_and_optional_fields),
+        cmocka_unit_test(test_event_ids),
+        cmocka_unit_test(test_json_is_deterministic),
+        cmocka_unit_test(test_strings_are_escaped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,280 @@
+/* test_metadata.c -- unit tests for the distribution metadata file and its
+ * domain/alias index (processor/metadata.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "edgewatch/metadata.h"
+
+static ew_str S(const char *s) { return ew_str_make(s, strlen(s)); }
+
+/* Writes text to a temporary file and loads it; err gets the reason. */
+static ew_metadata *load_text(const char *text, char *err, size_t errcap, char path[64])
+{
+    snprintf(path, 64, "/tmp/ew-test-metadata-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    assert_int_equal(close(fd), 0);
+    err[0] = '\0';
+    ew_metadata *m = ew_metadata_load(path, err, errcap);
+    unlink(path);
+    return m;
+}
+
+static const char two_distributions[] =
+    "{\"distributions\": [\n"
+    "  {\"id\": \"E2QWRUHAPOMQZL\", \"domain\": \"d111111abcdef8.cloudfront.net\",\n"
+    "   \"aliases\": [\"www.example.com\", \"Example.com\"], \"project\": \"checkout-web\",\n"
+    "   \"owner\": \"team-checkout\", \"route\": \"slack:#checkout-oncall\"},\n"
+    "  {\"id\": \"E1KZ8VX3QYB7JD\", \"domain\": \"D222222ABCDEF8.cloudfront.net\",\n"
+    "   \"aliases\": [\"static.example.com\"], \"project\": \"static-assets\",\n"
+    "   \"owner\": \"team-web-platform\", \"route\": \"slack:#web-platform\"}\n"
+    "]}\n";
+
+static void test_load_and_lookup(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    ew_metadata *m = load_text(two_distributions, err, sizeof err, path);
+    if (!m)
+        fail_msg("load failed: %s", err);
+    assert_int_equal(ew_metadata_count(m), 2);
+
+    const ew_distribution *d = ew_metadata_by_domain(m, S("d111111abcdef8.cloudfront.net"));
+    assert_non_null(d);
+    assert_string_equal(d->id, "E2QWRUHAPOMQZL");
+    assert_string_equal(d->project, "checkout-web");
+    assert_string_equal(d->owner, "team-checkout");
+    assert_string_equal(d->route, "slack:#checkout-oncall");
+
+    const ew_distribution *e = ew_metadata_by_domain(m, S("d222222abcdef8.cloudfront.net"));
+    assert_non_null(e);
+    assert_string_equal(e->id, "E1KZ8VX3QYB7JD");
+    assert_string_equal(e->project, "static-assets");
+    assert_ptr_not_equal(d, e);
+
+    /* By id. */
+    assert_ptr_equal(ew_metadata_by_id(m, "E2QWRUHAPOMQZL"), d);
+    assert_ptr_equal(ew_metadata_by_id(m, "E1KZ8VX3QYB7JD"), e);
+    assert_null(ew_metadata_by_id(m, "E000000000000"));
+    ew_metadata_free(m);
+}
+
+static void test_lookup_is_case_insensitive(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    ew_metadata *m = load_text(two_distributions, err, sizeof err, path);
+    assert_non_null(m);
+    const ew_distribution *d = ew_metadata_by_domain(m, S("d111111abcdef8.cloudfront.net"));
+    assert_non_null(d);
+    assert_ptr_equal(ew_metadata_by_domain(m, S("D111111ABCDEF8.CLOUDFRONT.NET")), d);
+    assert_ptr_equal(ew_metadata_by_domain(m, S("D111111abcdef8.CloudFront.Net")), d);
+    /* The file's own case does not matter either. */
+    const ew_distribution *e = ew_metadata_by_id(m, "E1KZ8VX3QYB7JD");
+    assert_ptr_equal(ew_metadata_by_domain(m, S("D222222ABCDEF8.CLOUDFRONT.NET")), e);
+    assert_ptr_equal(ew_metadata_by_domain(m, S("example.com")), d);   /* listed "Example.com" */
+    assert_ptr_equal(ew_metadata_by_domain(m, S("EXAMPLE.COM")), d);
+    ew_metadata_free(m);
+}
+
+static void test_alias_lookup(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    ew_metadata *m = load_text(two_distributions, err, sizeof err, path);
+    assert_non_null(m);
+    const ew_distribution *d = ew_metadata_by_domain(m, S("www.example.com"));
+    assert_non_null(d);
+    assert_string_equal(d->id, "E2QWRUHAPOMQZL");
+    d = ew_metadata_by_domain(m, S("Static.Example.com"));
+    assert_non_null(d);
+    assert_string_equal(d->id, "E1KZ8VX3QYB7JD");
+    /* A borrowed slice of a longer buffer (the hot path's case). */
+    const char line[] = "1700000000.000\twww.example.com\t200";
+    d = ew_metadata_by_domain(m, ew_str_make(line + 15, 15));
+    assert_non_null(d);
+    assert_string_equal(d->id, "E2QWRUHAPOMQZL");
+    ew_metadata_free(m);
+}
+
+static void test_unknown_is_null(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    ew_metadata *m = load_text(two_distributions, err, sizeof err, path);
+    assert_non_null(m);
+    assert_null(ew_metadata_by_domain(m, S("d999999abcdef8.cloudfront.net")));
+    assert_null(ew_metadata_by_domain(m, S("www.example.co")));   /* prefix */
+    assert_null(ew_metadata_by_domain(m, S("www.example.comm")));  /* longer */
+    assert_null(ew_metadata_by_domain(m, S("example.com.")));
+    assert_null(ew_metadata_by_domain(m, ew_str_make("www.example.com", 0)));
+    ew_metadata_free(m);
+}
+
+static void test_null_path_is_empty(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    ew_metadata *m = ew_metadata_load(NULL, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(ew_metadata_count(m), 0);
+    assert_null(ew_metadata_by_domain(m, S("d111111abcdef8.cloudfront.net")));
+    assert_null(ew_metadata_by_id(m, "E2QWRUHAPOMQZL"));
+    ew_metadata_free(m);
+}
+
+static void test_missing_optional_fields(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    ew_metadata *m = load_text("{\"distributions\": [{\"id\": \"E3\", \"domain\": \"d3.cloudfront.net\"}]}", err,
+                               sizeof err, path);
+    if (!m)
+        fail_msg("load failed: %s", err);
+    const ew_distribution *d = ew_metadata_by_domain(m, S("d3.cloudfront.net"));
+    assert_non_null(d);
+    assert_string_equal(d->id, "E3");
+    assert_string_equal(d->project, "");
+    assert_string_equal(d->owner, "");
+    assert_string_equal(d->route, "");
+    ew_metadata_free(m);
+}
+
+static void test_many_distributions(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    size_t cap = (size_t)N * 160 + 64;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t len = (size_t)snprintf(text, cap, "{\"distributions\": [");
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "%s{\"id\": \"E%05d\", \"domain\": \"d%05d.cloudfront.net\", \"aliases\": [\"a%05d.example.com\"]}",
+                                i ? "," : "", i, i, i);
+    snprintf(text + len, cap - len, "]}");
+    char err[256], path[64];
+    ew_metadata *m = load_text(text, err, sizeof err, path);
+    free(text);
+    if (!m)
+        fail_msg("load failed: %s", err);
+    assert_int_equal(ew_metadata_count(m), N);
+    for (int i = 0; i < N; i++) {
+        char name[64], id[16];
+        snprintf(id, sizeof id, "E%05d", i);
+        snprintf(name, sizeof name, "D%05d.CLOUDFRONT.NET", i);
+        const ew_distribution *d = ew_metadata_by_domain(m, S(name));
+        assert_non_null(d);
+        assert_string_equal(d->id, id);
+        snprintf(name, sizeof name, "a%05d.example.com", i);
+        assert_ptr_equal(ew_metadata_by_domain(m, S(name)), d);
+    }
+    ew_metadata_free(m);
+}
+
+static void test_duplicate_domain_fails(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    /* The same d… domain in two distributions (different case). */
+    ew_metadata *m = load_text(
+        "{\"distributions\": ["
+        "{\"id\": \"E1\", \"domain\": \"d111.cloudfront.net\"},"
+        "{\"id\": \"E2\", \"domain\": \"D111.cloudfront.net\"}]}",
+        err, sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, "D111.cloudfront.net"));
+    assert_non_null(strstr(err, "E1"));
+    assert_non_null(strstr(err, "E2"));
+
+    /* An alias of one is the domain of the other. */
+    m = load_text(
+        "{\"distributions\": ["
+        "{\"id\": \"E1\", \"domain\": \"d111.cloudfront.net\", \"aliases\": [\"www.example.com\"]},"
+        "{\"id\": \"E2\", \"domain\": \"d222.cloudfront.net\", \"aliases\": [\"img.example.com\", \"www.example.com\"]}]}",
+        err, sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, "www.example.com"));
+}
+
+static void test_bad_files_fail(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    ew_metadata *m = load_text("{\"distributions\": [{\"domain\": \"d1.cloudfront.net\", \"project\": \"p\"}]}", err,
+                               sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, "\"id\""));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "distributions[0]"));
+
+    /* The second entry lacks its id: the first one's memory is released. */
+    m = load_text("{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1.cloudfront.net\", \"aliases\": [\"a.example.com\"]},"
+                  " {\"id\": 7, \"domain\": \"d2.cloudfront.net\"}]}",
+                  err, sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, "distributions[1]"));
+
+    m = load_text("{\"distributions\": [{\"id\": \"E1\"}]}", err, sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, "\"domain\""));
+
+    m = load_text("{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1.cloudfront.net\", \"aliases\": [3]}]}", err,
+                  sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, "aliases[0]"));
+
+    m = load_text("{\"dists\": []}", err, sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, "distributions"));
+
+    m = load_text("{\"distributions\": [", err, sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, path));
+
+    err[0] = '\0';
+    assert_null(ew_metadata_load("/nonexistent/metadata.json", err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/metadata.json"));
+}
+
+static void test_example_metadata_loads(void **state)
+{
+    (void)state;
+    const char *path = "config/metadata.example.json";
+    if (access(path, R_OK) != 0)
+        skip();
+    char err[256] = "";
+    ew_metadata *m = ew_metadata_load(path, err, sizeof err);
+    if (!m)
+        fail_msg("load failed: %s", err);
+    assert_true(ew_metadata_count(m) >= 1);
+    ew_metadata_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_and_lookup),
+        cmocka_unit_test(test_lookup_is_case_insensitive),
+        cmocka_unit_test(test_alias_lookup),
+        cmocka_unit_test(test_unknown_is_null),
+        cmocka_unit_test(test_null_path_is_empty),
+        cmocka_unit_test(test_missing_optional_fields),
+        cmocka_unit_test(test_many_distributions),
+        cmocka_unit_test(test_duplicate_domain_fails),
+        cmocka_unit_test(test_bad_files_fail),
+        cmocka_unit_test(test_example_metadata_loads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
