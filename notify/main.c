@@ -83,6 +83,8 @@ static cli_result usage_error(const char *problem, const char *arg)
 static cli_result reject_option(const char *problem, char **argv)
 {
     const char *word = argv[optind - 1];
+    if (strncmp(word, "--", 2) == 0 && strchr(word, '=') && optopt != 0)
+        return usage_error("option takes no value", word); /* e.g. --help=yes */
     if (strncmp(word, "--", 2) == 0 || optopt == 0)
         return usage_error(problem, word);
     char letter[3] = {'-', (char)optopt, '\0'};
