@@ -58,7 +58,7 @@ bool ew_parse_duration_ms(const char *text, int64_t *out_ms)
     errno = 0;
     char *end = NULL;
     double v = strtod(text, &end);
-    if (errno || end == text || v < 0)
+    if (errno || end == text || !(v >= 0) || v > 1e12)
         return false;
     double mult;
     if (*end == '\0' || strcmp(end, "s") == 0)

@@ -233,6 +233,7 @@ static void test_wrong_type_is_an_error(void **state)
         {"{\"valkey\": {\"port\": -1}}", "valkey.port"},
         {"{\"valkey\": {\"port\": [6379]}}", "valkey.port"},
         {"{\"valkey\": {\"host\": 12}}", NULL}, /* numbers become strings: allowed */
+        {"{\"topics\": {\"dlq\": true}}", "topics.dlq"},
         {"{\"rules\": {\"request_spike\": {\"enabled\": \"yes\"}}}", "rules.request_spike.enabled"},
         {"{\"rules\": {\"request_spike\": {\"z_warning\": \"high\"}}}", "rules.request_spike.z_warning"},
         {"{\"rules\": {\"request_spike\": {\"z_warning\": null}}}", "rules.request_spike.z_warning"},
