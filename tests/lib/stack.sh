@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # stack.sh -- the local test stack: an embedded Kafka and a Valkey/Redis server.
 #
 # Source it from test scripts and the demo:
@@ -177,9 +178,13 @@ stack_valkey_cli() { "$VALKEY_CLI" -h "$VALKEY_HOST" -p "$VALKEY_PORT" "$@"; }
 stack__valkey_launch() {
     local server persist=() extra=() i
     server=$(stack__valkey_server_bin) || return 1
-    [[ ${STACK_VALKEY_PERSIST:-0} == 1 ]] && persist=(--appendonly yes)
-    # shellcheck disable=SC2206  # word splitting is the documented contract
-    [[ -n ${STACK_VALKEY_ARGS:-} ]] && extra=($STACK_VALKEY_ARGS)
+    if [[ ${STACK__VALKEY_PERSIST:-0} == 1 ]]; then
+        persist=(--appendonly yes)
+    fi
+    if [[ -n ${STACK__VALKEY_ARGS:-} ]]; then
+        # shellcheck disable=SC2206  # word splitting is the documented contract
+        extra=($STACK__VALKEY_ARGS)
+    fi
     "$server" --port "$VALKEY_PORT" --bind 127.0.0.1 --dir "$STACK_DIR" --daemonize no \
         --save "" "${persist[@]}" "${extra[@]}" --logfile "$STACK_DIR/valkey.log" \
         < /dev/null > /dev/null 2>&1 {STACK__KAFKA_FD}>&- &
@@ -198,11 +203,14 @@ stack__valkey_launch() {
 
 # A fresh port can be taken between picking and binding; try a few.
 stack__valkey_first_start() {
-    local attempt
     VALKEY_CLI=$(stack__valkey_cli_bin) || return 1
+    # Frozen now: `STACK_VALKEY_PERSIST=1 stack_up` sets it only for that
+    # call, and a restart must come back with the same persistence.
+    STACK__VALKEY_PERSIST=${STACK_VALKEY_PERSIST:-0}
+    STACK__VALKEY_ARGS=${STACK_VALKEY_ARGS:-}
     VALKEY_HOST=127.0.0.1
     export VALKEY_CLI VALKEY_HOST
-    for attempt in 1 2 3; do
+    for _ in 1 2 3; do
         VALKEY_PORT=$(stack__free_port)
         export VALKEY_PORT
         stack__valkey_launch && return 0
@@ -254,6 +262,7 @@ stack__start_watchdog() {
     local owner=$$ dir=$STACK_DIR
     (
         trap - EXIT INT TERM
+        set +euo pipefail # inherited from the test; kills of gone pids fail
         while kill -0 "$owner" 2>/dev/null; do sleep 1; done
         for f in "$dir"/pids/*; do
             [[ -f $f ]] && xargs -r kill -TERM < "$f" 2>/dev/null
