@@ -17,8 +17,9 @@ LDLIBS  += $(PKG_LIBS) -lm -lpthread
 BUILD   ?= build
 LIB_SRC := $(filter-out processor/main.c,$(wildcard processor/*.c)) $(wildcard state/*.c) $(wildcard tools/*.c)
 LUA     := $(wildcard state/*.lua)
-GEN_C   := build/gen/lua_scripts.c
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/lua_scripts.o
+AVSC    := $(wildcard schemas/*.avsc)
+GEN_C   := build/gen/lua_scripts.c build/gen/schemas.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/lua_scripts.o $(BUILD)/obj/gen/schemas.o
 NOTIFY_SRC := $(wildcard notify/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -27,11 +28,15 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/edgewatch $(BUILD)/edgewatch-notify
 
-$(GEN_C): $(LUA) tools/embed-lua.sh
+build/gen/lua_scripts.c: $(LUA) tools/embed.sh
 	@mkdir -p $(dir $@)
-	sh tools/embed-lua.sh $(LUA) > $@
+	sh tools/embed.sh ew_lua_ .lua $(LUA) > $@
 
-$(BUILD)/obj/gen/lua_scripts.o: $(GEN_C)
+build/gen/schemas.c: $(AVSC) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh ew_schema_ .avsc $(AVSC) > $@
+
+$(BUILD)/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -15,13 +15,16 @@
 bool ew_str_eq(ew_str s, const char *cstr)
 {
     size_t n = strlen(cstr);
-    return n == s.len && memcmp(s.ptr, cstr, n) == 0;
+    return n == s.len && (n == 0 || memcmp(s.ptr, cstr, n) == 0);
 }
 
 char *ew_str_copy(ew_str s, char *dst, size_t cap)
 {
+    if (cap == 0)
+        return dst;
     size_t n = s.len < cap - 1 ? s.len : cap - 1;
-    memcpy(dst, s.ptr, n);
+    if (n)
+        memcpy(dst, s.ptr, n);
     dst[n] = '\0';
     return dst;
 }

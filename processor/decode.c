@@ -1,13 +1,18 @@
-/* decode.c -- CloudFront real-time log (TSV) decoding.
+/* decode.c -- CloudFront field names, record building, and real-time TSV.
  *
  * Hot path: one pass over the line with memchr, a table lookup per column
  * to decide whether the pipeline needs it, and integer parsing without
  * locale or allocation. Values stay URL-encoded; decoding happens only where
- * a value is shown to people, never before splitting (a literal TAB is
- * always a separator because CloudFront encodes TAB and LF).
+ * a value is shown to people (the URI path), never before splitting (a
+ * literal TAB is always a separator because CloudFront encodes TAB and LF).
+ *
+ * The record builders (ew_cf_put_*, ew_cf_finish) are shared by every
+ * encoding so that "-", status 000, latencies and result types mean the
+ * same thing whether they came from TSV, JSON, Avro or a standard log.
  */
 #include "edgewatch/decode.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +38,7 @@ static const char *const canonical[EW_CF_CANONICAL_FIELDS] = {
 static const struct {
     const char *name;
     ew_needed_field slot;
-} needed[] = {
+} realtime_slots[] = {
     {"timestamp", EW_F_TIMESTAMP}, {"sc-status", EW_F_STATUS}, {"sc-bytes", EW_F_BYTES},
     {"x-host-header", EW_F_HOST_HEADER}, {"cs-host", EW_F_CS_HOST},
     {"distribution-tenant-id", EW_F_TENANT}, {"x-edge-result-type", EW_F_RESULT},
@@ -42,15 +47,33 @@ static const struct {
     {"cs-uri-stem", EW_F_URI_STEM},
 };
 
+/* Standard logs name the d… domain cs(Host) and the viewer's Host header
+ * x-host-header: the reverse of real-time logs (formats.md §2.3). */
+static const struct {
+    const char *name;
+    ew_needed_field slot;
+} stdlog_slots[] = {
+    {"date", EW_F_DATE}, {"time", EW_F_TIME}, {"timestamp(ms)", EW_F_TIMESTAMP_MS},
+    {"timestamp", EW_F_TIMESTAMP}, {"sc-status", EW_F_STATUS}, {"sc-bytes", EW_F_BYTES},
+    {"cs(Host)", EW_F_HOST_HEADER}, {"x-host-header", EW_F_CS_HOST},
+    {"distribution-tenant-id", EW_F_TENANT}, {"x-edge-result-type", EW_F_RESULT},
+    {"time-to-first-byte", EW_F_TTFB}, {"origin-fbl", EW_F_ORIGIN_FBL}, {"c-ip", EW_F_CLIENT_IP},
+    {"asn", EW_F_ASN}, {"c-country", EW_F_COUNTRY}, {"x-edge-location", EW_F_EDGE_LOCATION},
+    {"cs-uri-stem", EW_F_URI_STEM}, {"distributionid", EW_F_DISTRIBUTION_ID},
+    {"DistributionId", EW_F_DISTRIBUTION_ID},
+};
+
 static const char *const reason_names[EW_DECODE_REASONS] = {
-    "ok", "column_count", "bad_timestamp", "bad_status", "bad_bytes",
-    "bad_latency", "line_too_long", "no_identity",
+    "ok", "column_count", "bad_timestamp", "bad_status", "bad_bytes", "bad_latency", "line_too_long",
+    "no_identity", "bad_utf8", "bad_json", "bad_avro", "unknown_schema_id", "unsupported_encoding", "empty",
 };
 
 const char *ew_decode_error_name(ew_decode_error e)
 {
     return (unsigned)e < EW_DECODE_REASONS ? reason_names[e] : "unknown";
 }
+
+/* ---- field names ---- */
 
 int ew_field_position(const char *name)
 {
@@ -64,6 +87,376 @@ const char *ew_field_name(int position)
 {
     return position >= 1 && position <= EW_CF_CANONICAL_FIELDS ? canonical[position - 1] : NULL;
 }
+
+int ew_field_slot(const char *name)
+{
+    for (size_t k = 0; k < sizeof realtime_slots / sizeof realtime_slots[0]; k++)
+        if (strcmp(realtime_slots[k].name, name) == 0)
+            return (int)realtime_slots[k].slot;
+    return -1;
+}
+
+int ew_stdlog_field_slot(ew_str name)
+{
+    for (size_t k = 0; k < sizeof stdlog_slots / sizeof stdlog_slots[0]; k++)
+        if (ew_str_eq(name, stdlog_slots[k].name))
+            return (int)stdlog_slots[k].slot;
+    return -1;
+}
+
+/* ---- text helpers ---- */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t ew_url_decode(ew_str src, char *dst, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < src.len && o < cap; i++) {
+        char c = src.ptr[i];
+        int hi, lo;
+        if (c == '%' && i + 2 < src.len && (hi = hex_value(src.ptr[i + 1])) >= 0 &&
+            (lo = hex_value(src.ptr[i + 2])) >= 0) {
+            dst[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            dst[o++] = c;
+        }
+    }
+    return o;
+}
+
+bool ew_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n;
+        unsigned cp, min;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1, cp = c & 0x1F, min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2, cp = c & 0x0F, min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+/* CloudFront writes "-" for a missing value; an empty numeric value is
+ * malformed, an empty string value is just empty. */
+static bool is_absent(ew_str s) { return s.len == 1 && s.ptr[0] == '-'; }
+
+static ew_edge_result classify_result(ew_str s)
+{
+    switch (s.len) {
+    case 3:
+        if (memcmp(s.ptr, "Hit", 3) == 0)
+            return EW_RESULT_HIT;
+        break;
+    case 4:
+        if (memcmp(s.ptr, "Miss", 4) == 0)
+            return EW_RESULT_MISS;
+        break;
+    case 5:
+        if (memcmp(s.ptr, "Error", 5) == 0)
+            return EW_RESULT_ERROR;
+        break;
+    case 10:
+        if (memcmp(s.ptr, "RefreshHit", 10) == 0)
+            return EW_RESULT_HIT;
+        break;
+    case 13:
+        if (memcmp(s.ptr, "LimitExceeded", 13) == 0)
+            return EW_RESULT_LIMIT;
+        break;
+    case 15:
+        if (memcmp(s.ptr, "OriginShieldHit", 15) == 0)
+            return EW_RESULT_HIT;
+        break;
+    case 16:
+        if (memcmp(s.ptr, "CapacityExceeded", 16) == 0)
+            return EW_RESULT_CAPACITY;
+        break;
+    }
+    return EW_RESULT_OTHER;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil), so no timegm() and no locale on the hot path. */
+static int32_t days_from_civil(int y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int32_t)doe - 719468;
+}
+
+static bool digits(const char *p, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)p[i] - '0';
+        if (c > 9)
+            return false;
+        v = v * 10 + c;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_date(ew_str s, int32_t *days)
+{
+    static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y, m, d;
+    if (s.len != 10 || s.ptr[4] != '-' || s.ptr[7] != '-' || !digits(s.ptr, 4, &y) ||
+        !digits(s.ptr + 5, 2, &m) || !digits(s.ptr + 8, 2, &d) || y < 1970 || m < 1 || m > 12 || d < 1 ||
+        d > mdays[m - 1])
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (m == 2 && d == 29 && !leap)
+        return false;
+    *days = days_from_civil((int)y, m, d);
+    return true;
+}
+
+static bool parse_time_of_day(ew_str s, int32_t *secs)
+{
+    unsigned h, mi, se;
+    if (s.len != 8 || s.ptr[2] != ':' || s.ptr[5] != ':' || !digits(s.ptr, 2, &h) ||
+        !digits(s.ptr + 3, 2, &mi) || !digits(s.ptr + 6, 2, &se) || h > 23 || mi > 59 || se > 60)
+        return false;
+    *secs = (int32_t)(h * 3600 + mi * 60 + se);
+    return true;
+}
+
+/* Seconds with a fraction ("0.042") to whole milliseconds. */
+static ew_decode_error put_latency(int32_t *out, ew_str s)
+{
+    int64_t ms;
+    if (!ew_parse_seconds_ms(s, &ms) || ms > 86400000)
+        return EW_DECODE_LATENCY;
+    *out = (int32_t)ms;
+    return EW_DECODE_OK;
+}
+
+static ew_str *string_slot(ew_cf_record *r, ew_needed_field f)
+{
+    switch (f) {
+    case EW_F_HOST_HEADER: return &r->host_header;
+    case EW_F_CS_HOST: return &r->cs_host;
+    case EW_F_TENANT: return &r->tenant_id;
+    case EW_F_CLIENT_IP: return &r->client_ip;
+    case EW_F_ASN: return &r->asn;
+    case EW_F_COUNTRY: return &r->country;
+    case EW_F_EDGE_LOCATION: return &r->edge_location;
+    case EW_F_URI_STEM: return &r->uri_stem;
+    case EW_F_DISTRIBUTION_ID: return &r->distribution_id;
+    default: return NULL;
+    }
+}
+
+/* ---- record building ---- */
+
+void ew_cf_record_reset(ew_cf_record *r)
+{
+    memset(r, 0, offsetof(ew_cf_record, scratch));
+    r->ts_ms = INT64_MIN;
+    r->result = EW_RESULT_OTHER;
+    r->ttfb_ms = -1;
+    r->origin_fbl_ms = -1;
+    r->date_days = INT32_MIN;
+    r->time_s = -1;
+}
+
+char *ew_cf_scratch(ew_cf_record *r, size_t n)
+{
+    if (n > sizeof r->scratch - r->scratch_used)
+        return NULL;
+    char *p = r->scratch + r->scratch_used;
+    r->scratch_used += n;
+    return p;
+}
+
+ew_decode_error ew_cf_put_text(ew_cf_record *r, ew_needed_field f, ew_str v)
+{
+    uint64_t n;
+    if (is_absent(v))
+        return EW_DECODE_OK;
+    switch (f) {
+    case EW_F_TIMESTAMP:
+        if (!ew_parse_seconds_ms(v, &r->ts_ms))
+            return EW_DECODE_TIMESTAMP;
+        return EW_DECODE_OK;
+    case EW_F_TIMESTAMP_MS:
+        if (!ew_parse_u64(v, &n) || n > 253402300799999ULL)
+            return EW_DECODE_TIMESTAMP;
+        r->ts_ms = (int64_t)n;
+        return EW_DECODE_OK;
+    case EW_F_DATE:
+        return parse_date(v, &r->date_days) ? EW_DECODE_OK : EW_DECODE_TIMESTAMP;
+    case EW_F_TIME:
+        return parse_time_of_day(v, &r->time_s) ? EW_DECODE_OK : EW_DECODE_TIMESTAMP;
+    case EW_F_STATUS:
+        if (!ew_parse_u64(v, &n) || n > 999)
+            return EW_DECODE_STATUS;
+        r->status = (uint32_t)n;
+        return EW_DECODE_OK;
+    case EW_F_BYTES:
+        if (!ew_parse_u64(v, &n))
+            return EW_DECODE_BYTES;
+        r->bytes = n;
+        return EW_DECODE_OK;
+    case EW_F_TTFB:
+        return put_latency(&r->ttfb_ms, v);
+    case EW_F_ORIGIN_FBL:
+        return put_latency(&r->origin_fbl_ms, v);
+    case EW_F_RESULT:
+        r->result = classify_result(v);
+        return EW_DECODE_OK;
+    default:
+        break;
+    }
+    ew_str *s = string_slot(r, f);
+    if (s)
+        *s = v;
+    return EW_DECODE_OK;
+}
+
+ew_decode_error ew_cf_put_int(ew_cf_record *r, ew_needed_field f, int64_t v)
+{
+    switch (f) {
+    case EW_F_TIMESTAMP:
+    case EW_F_TIMESTAMP_MS:
+        if (v < 0 || v > 253402300799999LL)
+            return EW_DECODE_TIMESTAMP;
+        r->ts_ms = v;
+        return EW_DECODE_OK;
+    case EW_F_STATUS:
+        if (v < 0 || v > 999)
+            return EW_DECODE_STATUS;
+        r->status = (uint32_t)v;
+        return EW_DECODE_OK;
+    case EW_F_BYTES:
+        if (v < 0)
+            return EW_DECODE_BYTES;
+        r->bytes = (uint64_t)v;
+        return EW_DECODE_OK;
+    case EW_F_TTFB:
+    case EW_F_ORIGIN_FBL:
+        if (v < 0 || v > 86400000)
+            return EW_DECODE_LATENCY;
+        *(f == EW_F_TTFB ? &r->ttfb_ms : &r->origin_fbl_ms) = (int32_t)v;
+        return EW_DECODE_OK;
+    case EW_F_DATE:
+    case EW_F_TIME:
+        return EW_DECODE_TIMESTAMP;
+    default:
+        break;
+    }
+    ew_str *s = string_slot(r, f);
+    if (!s)
+        return EW_DECODE_OK; /* result type as a number: leave it "other" */
+    char *buf = ew_cf_scratch(r, 24);
+    if (!buf)
+        return EW_DECODE_TOO_LONG;
+    int n = snprintf(buf, 24, "%lld", (long long)v);
+    *s = ew_str_make(buf, (size_t)n);
+    return EW_DECODE_OK;
+}
+
+ew_decode_error ew_cf_put_seconds(ew_cf_record *r, ew_needed_field f, double seconds)
+{
+    if (!isfinite(seconds) || seconds < 0 || seconds > 253402300799.0)
+        return f == EW_F_TIMESTAMP ? EW_DECODE_TIMESTAMP : EW_DECODE_LATENCY;
+    int64_t ms = (int64_t)llround(seconds * 1000.0);
+    switch (f) {
+    case EW_F_TIMESTAMP:
+        r->ts_ms = ms;
+        return EW_DECODE_OK;
+    case EW_F_TTFB:
+    case EW_F_ORIGIN_FBL:
+        return ew_cf_put_int(r, f, ms);
+    default:
+        return ew_cf_put_int(r, f, (int64_t)seconds);
+    }
+}
+
+/* The path without the query, URL-decoded only when it holds an escape so
+ * that the common case stays a borrowed slice. */
+static ew_decode_error finish_uri(ew_cf_record *r)
+{
+    ew_str stem = r->uri_stem;
+    const char *q = stem.len ? memchr(stem.ptr, '?', stem.len) : NULL;
+    ew_str path = ew_str_make(stem.ptr, q ? (size_t)(q - stem.ptr) : stem.len);
+    if (path.len > EW_CF_URI_MAX)
+        path.len = EW_CF_URI_MAX;
+    if (path.len && memchr(path.ptr, '%', path.len)) {
+        size_t before = r->scratch_used;
+        char *buf = ew_cf_scratch(r, path.len);
+        if (!buf)
+            return EW_DECODE_TOO_LONG;
+        size_t n = ew_url_decode(path, buf, path.len);
+        r->scratch_used = before + n;
+        path = ew_str_make(buf, n);
+    }
+    if (!ew_utf8_valid(path.ptr, path.len))
+        return EW_DECODE_UTF8;
+    r->uri_path = path;
+    return EW_DECODE_OK;
+}
+
+ew_decode_error ew_cf_finish(ew_cf_record *r)
+{
+    if (r->ts_ms == INT64_MIN && r->date_days != INT32_MIN && r->time_s >= 0)
+        r->ts_ms = ((int64_t)r->date_days * 86400 + r->time_s) * 1000;
+    if (r->ts_ms == INT64_MIN)
+        return EW_DECODE_TIMESTAMP;
+    ew_decode_error e = finish_uri(r);
+    if (e != EW_DECODE_OK)
+        return e;
+    return ew_cf_identity(r).len ? EW_DECODE_OK : EW_DECODE_NO_IDENTITY;
+}
+
+ew_str ew_cf_identity(const ew_cf_record *r)
+{
+    if (r->distribution_id.len)
+        return r->distribution_id;
+    if (r->host_header.len)
+        return r->host_header;
+    if (r->cs_host.len)
+        return r->cs_host;
+    return r->tenant_id;
+}
+
+/* ---- real-time TSV ---- */
 
 bool ew_fieldset_check(const char *const *names, size_t n, char *err, size_t errcap)
 {
@@ -113,106 +506,26 @@ bool ew_cf_decoder_init(ew_cf_decoder *d, const char *const *names, size_t n, si
     for (int pos = 1; pos <= EW_CF_CANONICAL_FIELDS; pos++) {
         if (!selected[pos])
             continue;
-        for (size_t k = 0; k < sizeof needed / sizeof needed[0]; k++)
-            if (strcmp(needed[k].name, canonical[pos - 1]) == 0) {
-                d->slot_of_column[col] = (int8_t)needed[k].slot;
-                d->has_field[needed[k].slot] = true;
-            }
+        int slot = ew_field_slot(canonical[pos - 1]);
+        if (slot >= 0) {
+            d->slot_of_column[col] = (int8_t)slot;
+            d->has_field[slot] = true;
+        }
         col++;
     }
     d->n_columns = col;
     return true;
 }
 
-static bool is_dash(ew_str s) { return s.len == 1 && s.ptr[0] == '-'; }
-
-static ew_edge_result classify_result(ew_str s)
-{
-    switch (s.len) {
-    case 3:
-        if (memcmp(s.ptr, "Hit", 3) == 0)
-            return EW_RESULT_HIT;
-        break;
-    case 4:
-        if (memcmp(s.ptr, "Miss", 4) == 0)
-            return EW_RESULT_MISS;
-        break;
-    case 5:
-        if (memcmp(s.ptr, "Error", 5) == 0)
-            return EW_RESULT_ERROR;
-        break;
-    case 10:
-        if (memcmp(s.ptr, "RefreshHit", 10) == 0)
-            return EW_RESULT_HIT;
-        break;
-    case 13:
-        if (memcmp(s.ptr, "LimitExceeded", 13) == 0)
-            return EW_RESULT_LIMIT;
-        break;
-    case 15:
-        if (memcmp(s.ptr, "OriginShieldHit", 15) == 0)
-            return EW_RESULT_HIT;
-        break;
-    case 16:
-        if (memcmp(s.ptr, "CapacityExceeded", 16) == 0)
-            return EW_RESULT_CAPACITY;
-        break;
-    }
-    return EW_RESULT_OTHER;
-}
-
-/* Seconds with a fraction ("0.042") to whole milliseconds; "-" is absent. */
-static bool parse_latency(ew_str s, int32_t *out)
-{
-    if (s.len == 0 || is_dash(s)) {
-        *out = -1;
-        return true;
-    }
-    int64_t ms;
-    if (!ew_parse_seconds_ms(s, &ms) || ms > 86400000)
-        return false;
-    *out = (int32_t)ms;
-    return true;
-}
-
-static ew_decode_error fill_record(const ew_str *col, const bool *has, ew_cf_record *r)
-{
-    if (!ew_parse_seconds_ms(col[EW_F_TIMESTAMP], &r->ts_ms))
-        return EW_DECODE_TIMESTAMP;
-    uint64_t v = 0;
-    if (has[EW_F_STATUS] && !is_dash(col[EW_F_STATUS])) {
-        if (!ew_parse_u64(col[EW_F_STATUS], &v) || v > 999)
-            return EW_DECODE_STATUS;
-        r->status = (uint32_t)v;
-    }
-    if (has[EW_F_BYTES] && !is_dash(col[EW_F_BYTES])) {
-        if (!ew_parse_u64(col[EW_F_BYTES], &v))
-            return EW_DECODE_BYTES;
-        r->bytes = v;
-    }
-    if (!parse_latency(col[EW_F_TTFB], &r->ttfb_ms) || !parse_latency(col[EW_F_ORIGIN_FBL], &r->origin_fbl_ms))
-        return EW_DECODE_LATENCY;
-    r->result = has[EW_F_RESULT] ? classify_result(col[EW_F_RESULT]) : EW_RESULT_OTHER;
-    r->host_header = is_dash(col[EW_F_HOST_HEADER]) ? ew_str_make(NULL, 0) : col[EW_F_HOST_HEADER];
-    r->cs_host = is_dash(col[EW_F_CS_HOST]) ? ew_str_make(NULL, 0) : col[EW_F_CS_HOST];
-    r->tenant_id = is_dash(col[EW_F_TENANT]) ? ew_str_make(NULL, 0) : col[EW_F_TENANT];
-    r->client_ip = col[EW_F_CLIENT_IP];
-    r->asn = col[EW_F_ASN];
-    r->country = col[EW_F_COUNTRY];
-    r->edge_location = col[EW_F_EDGE_LOCATION];
-    r->uri_stem = col[EW_F_URI_STEM];
-    return ew_cf_identity(r).len ? EW_DECODE_OK : EW_DECODE_NO_IDENTITY;
-}
-
 ew_decode_error ew_cf_decode_tsv(const ew_cf_decoder *d, const char *line, size_t len, ew_cf_record *out)
 {
+    ew_cf_record_reset(out);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
     if (len > d->max_line_bytes)
         return EW_DECODE_TOO_LONG;
     ew_str col[EW_F_NEEDED];
     memset(col, 0, sizeof col);
-    memset(out, 0, sizeof *out);
     const char *p = line, *end = line + len;
     size_t c = 0;
     for (;;) {
@@ -230,14 +543,13 @@ ew_decode_error ew_cf_decode_tsv(const ew_cf_decoder *d, const char *line, size_
     }
     if (c != d->n_columns)
         return EW_DECODE_COLUMNS;
-    return fill_record(col, d->has_field, out);
-}
-
-ew_str ew_cf_identity(const ew_cf_record *r)
-{
-    if (r->host_header.len)
-        return r->host_header;
-    if (r->cs_host.len)
-        return r->cs_host;
-    return r->tenant_id;
+    /* Slots in a fixed order so the first bad field decides the reason. */
+    for (int f = 0; f < EW_F_NEEDED; f++) {
+        if (!d->has_field[f])
+            continue;
+        ew_decode_error e = ew_cf_put_text(out, (ew_needed_field)f, col[f]);
+        if (e != EW_DECODE_OK)
+            return e;
+    }
+    return ew_cf_finish(out);
 }
