@@ -24,7 +24,7 @@ NOTIFY_SRC := $(wildcard notify/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration demo bench clean asan
+.PHONY: all deps test unit integration demo bench clean asan fuzz fuzz-smoke fuzz-build
 
 all: $(BUILD)/edgewatch $(BUILD)/edgewatch-notify
 
@@ -66,6 +66,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
 unit: $(UNIT_BIN)
@@ -77,6 +78,78 @@ integration: all
 demo: deps
 	$(MAKE) all
 	bash tools/demo.sh
+
+# ---- fuzzing: one libFuzzer target per decoder (fuzz/fuzz_*.c) ----
+# Built with clang under ASan+UBSan; the library sources themselves are
+# compiled with fuzzer instrumentation into build/fuzz/ so coverage reaches
+# the decoders. `make fuzz` runs each target for FUZZ_SECONDS over
+# build/fuzz/corpus/<target>, which starts as a copy of
+# tests/fuzz-corpus/<target> and keeps what the fuzzer finds between runs
+# (nothing is ever written into tests/). A crash, sanitizer report, leak,
+# timeout or broken invariant fails the make; the input is saved under
+# build/fuzz/artifacts/<target>/ and the log in build/fuzz/fuzz_<target>.log.
+# `make fuzz-smoke` is the short run that `make test` does.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_TARGETS := tsv json avro stdlog message
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
+FUZZ_CFLAGS  := $(CSTD) $(WARN) $(FUZZ_SAN) -Iinclude -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(GEN_C:build/gen/%.c=$(FUZZ_DIR)/obj/gen/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_FLAGS    = -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+
+$(FUZZ_DIR)/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/libedgewatch.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DIR)/libedgewatch.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_DIR)/libedgewatch.a -o $@ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	    corpus=$(FUZZ_DIR)/corpus/$$t; art=$(FUZZ_DIR)/artifacts/$$t; log=$(FUZZ_DIR)/fuzz_$$t.log; \
+	    mkdir -p $$corpus $$art; cp tests/fuzz-corpus/$$t/* $$corpus/; \
+	    if UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_DIR)/fuzz_$$t $(FUZZ_FLAGS) -artifact_prefix=$$art/ \
+	        $$corpus >$$log 2>&1; then \
+	        awk -v t=fuzz_$$t -v s=$(FUZZ_SECONDS) '$$2=="DONE"{cov=$$4; corp=$$8} \
+	            /^stat::number_of_executed_units/{runs=$$2} /^stat::average_exec_per_sec/{eps=$$2} \
+	            END{printf "fuzz: %-13s ok  %ds  %d runs  %d exec/s  cov %s  corpus %s\n", t, s, runs, eps, cov, corp}' $$log; \
+	    else \
+	        failed="$$failed fuzz_$$t"; echo "fuzz: fuzz_$$t FAILED (log $$log):"; \
+	        grep -E 'ERROR|runtime error|SUMMARY|Test unit written|deadly signal|#[0-9]+ +0x' $$log | head -n 30; \
+	    fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failures in:$$failed (inputs in $(FUZZ_DIR)/artifacts/)"; exit 1; fi
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=8
+
+# ---- decode benchmark (bench/) ----
+# Decodes a generated file of all-69-field lines with ew_decode_message and
+# compares the rate with `wc -l` on the same file; see bench/run.sh.
+BENCH_DIR := $(BUILD)/bench
+
+$(BENCH_DIR)/%.o: bench/%.c | $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BENCH_DIR)/bench_decode: $(BENCH_DIR)/bench_decode.o $(BUILD)/libedgewatch.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+bench: all $(BENCH_DIR)/bench_decode
+	EDGEWATCH=$(BUILD)/edgewatch BENCH_DECODE=$(BENCH_DIR)/bench_decode bash bench/run.sh
 
 clean:
 	rm -rf build

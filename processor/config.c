@@ -55,6 +55,42 @@ static void set_fields(ew_config *cfg, const char *const *names, size_t n)
         cfg->fields[cfg->n_fields++] = strdup(names[i]);
 }
 
+static void clear_schemas(ew_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_avro; i++)
+        free(cfg->avro_paths[i]);
+    cfg->n_avro = 0;
+}
+
+/* Adds or replaces the writer schema of one Confluent schema id. */
+static bool put_schema(ew_config *cfg, const char *id_text, const char *path, const char *where,
+                       ew_config_errors *errs)
+{
+    char *end = NULL;
+    long long id = strtoll(id_text, &end, 10);
+    if (!*id_text || *end || id < 0 || id > 2147483647) {
+        add_error(errs, "%s: cloudfront.avro.schemas: schema id must be an integer 0..2147483647, got \"%s\"",
+                  where, id_text);
+        return false;
+    }
+    if (!*path) {
+        add_error(errs, "%s: cloudfront.avro.schemas: schema id %lld needs a .avsc path or \"builtin\"", where, id);
+        return false;
+    }
+    for (size_t i = 0; i < cfg->n_avro; i++)
+        if (cfg->avro_ids[i] == (int32_t)id) {
+            set_string(&cfg->avro_paths[i], path);
+            return true;
+        }
+    if (cfg->n_avro >= EW_MAX_AVRO_SCHEMAS) {
+        add_error(errs, "%s: cloudfront.avro.schemas: at most %d schema ids", where, EW_MAX_AVRO_SCHEMAS);
+        return false;
+    }
+    cfg->avro_ids[cfg->n_avro] = (int32_t)id;
+    cfg->avro_paths[cfg->n_avro++] = strdup(path);
+    return true;
+}
+
 static void kafka_put(ew_config *cfg, const char *key, const char *value)
 {
     for (size_t i = 0; i < cfg->kafka_n; i++)
@@ -76,6 +112,12 @@ const char *ew_config_kafka_get(const ew_config *cfg, const char *key)
     return "";
 }
 
+const char *const *ew_default_fields(size_t *n)
+{
+    *n = sizeof default_fields / sizeof default_fields[0];
+    return default_fields;
+}
+
 void ew_config_defaults(ew_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -91,6 +133,7 @@ void ew_config_defaults(ew_config *cfg)
     cfg->valkey_timeout_ms = 2000;
     set_fields(cfg, default_fields, sizeof default_fields / sizeof default_fields[0]);
     cfg->max_line_bytes = 16384;
+    set_string(&cfg->avro_bare, "builtin");
     cfg->window_ms = 60000;
     cfg->lateness_ms = 60000;
     cfg->idle_timeout_ms = 30000;
@@ -124,6 +167,8 @@ void ew_config_free(ew_config *cfg)
     free(cfg->prefix);
     for (size_t i = 0; i < cfg->n_fields; i++)
         free(cfg->fields[i]);
+    clear_schemas(cfg);
+    free(cfg->avro_bare);
     free(cfg->metadata_path);
     free(cfg->notify_group);
     memset(cfg, 0, sizeof *cfg);
@@ -132,7 +177,7 @@ void ew_config_free(ew_config *cfg)
 /* ---- typed setters shared by the file loader and --set ---- */
 
 /* T_INT is an int member, T_SIZE a size_t, T_U64 a uint64_t. */
-typedef enum { T_STRING, T_INT, T_SIZE, T_U64, T_DOUBLE, T_BOOL, T_DURATION, T_FIELDS } value_type;
+typedef enum { T_STRING, T_INT, T_SIZE, T_U64, T_DOUBLE, T_BOOL, T_DURATION, T_FIELDS, T_SCHEMAS } value_type;
 
 typedef struct {
     const char *path;
@@ -154,6 +199,8 @@ static const option options[] = {
     OPT("valkey.timeout", T_DURATION, valkey_timeout_ms),
     OPT("cloudfront.fields", T_FIELDS, fields),
     OPT("cloudfront.max_line_bytes", T_SIZE, max_line_bytes),
+    OPT("cloudfront.avro.schemas", T_SCHEMAS, avro_ids),
+    OPT("cloudfront.avro.bare_schema", T_STRING, avro_bare),
     OPT("window.width", T_DURATION, window_ms),
     OPT("window.allowed_lateness", T_DURATION, lateness_ms),
     OPT("window.idle_timeout", T_DURATION, idle_timeout_ms),
@@ -176,6 +223,17 @@ static const option *find_option(const char *path)
         if (strcmp(options[i].path, path) == 0)
             return &options[i];
     return NULL;
+}
+
+/* True when some setting lives under "prefix.": an object key that is not
+ * one is a typo, even when the object is empty. */
+static bool is_section(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (strncmp(options[i].path, prefix, n) == 0 && options[i].path[n] == '.')
+            return true;
+    return false;
 }
 
 static bool store_int(ew_config *cfg, const option *o, long long v, const char *where, ew_config_errors *errs)
@@ -246,6 +304,24 @@ static bool store_text(ew_config *cfg, const option *o, const char *text, const 
         free(copy);
         return true;
     }
+    case T_SCHEMAS: {
+        /* "ID:PATH,ID:PATH" on the command line; "" clears the table. */
+        char *copy = strdup(text), *save = NULL;
+        bool ok = true;
+        clear_schemas(cfg);
+        for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
+            char *colon = strchr(tok, ':');
+            if (!colon) {
+                add_error(errs, "%s: cloudfront.avro.schemas entries are ID:PATH, got \"%s\"", where, tok);
+                ok = false;
+                break;
+            }
+            *colon = '\0';
+            ok = put_schema(cfg, tok, colon + 1, where, errs);
+        }
+        free(copy);
+        return ok;
+    }
     }
     return false;
 }
@@ -254,7 +330,27 @@ static bool store_json(ew_config *cfg, const option *o, json_t *v, const char *w
 {
     char buf[64];
     switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (o->type != T_SCHEMAS)
+            break;
+        const char *id;
+        json_t *path;
+        clear_schemas(cfg);
+        json_object_foreach(v, id, path) {
+            if (!json_is_string(path)) {
+                add_error(errs, "%s: cloudfront.avro.schemas.%s must be a .avsc path or \"builtin\"", where, id);
+                return false;
+            }
+            if (!put_schema(cfg, id, json_string_value(path), where, errs))
+                return false;
+        }
+        return true;
+    }
     case JSON_STRING:
+        if (o->type == T_SCHEMAS) {
+            add_error(errs, "%s: %s must be an object of schema id -> .avsc path", where, o->path);
+            return false;
+        }
         if (o->type == T_FIELDS) {
             add_error(errs, "%s: %s must be an array of field names", where, o->path);
             return false;
@@ -326,7 +422,7 @@ static void load_object(ew_config *cfg, json_t *obj, const char *prefix, const c
         const option *o = find_option(path);
         if (o)
             store_json(cfg, o, v, where, errs);
-        else if (json_is_object(v))
+        else if (json_is_object(v) && is_section(path))
             load_object(cfg, v, path, where, errs);
         else
             add_error(errs, "%s: unknown setting \"%s\"", where, path);
@@ -398,6 +494,21 @@ bool ew_config_set(ew_config *cfg, const char *assignment, ew_config_errors *err
     return store_text(cfg, o, eq + 1, "--set", errs);
 }
 
+/* Compiles every configured writer schema, so a bad path or .avsc is
+ * reported by `check` and at startup, not by the first Avro message. */
+static void check_avro_schemas(const ew_config *cfg, ew_config_errors *errs)
+{
+    ew_message_decoder md;
+    char err[256];
+    if (!ew_message_decoder_init(&md, (const char *const *)cfg->fields, cfg->n_fields, cfg->max_line_bytes,
+                                 cfg->avro_ids, (const char *const *)cfg->avro_paths, cfg->n_avro, cfg->avro_bare,
+                                 err, sizeof err)) {
+        add_error(errs, "cloudfront.avro: %s", err);
+        return;
+    }
+    ew_message_decoder_free(&md);
+}
+
 size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
 {
     size_t before = errs->n;
@@ -423,6 +534,8 @@ size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
     char err[256];
     if (!ew_fieldset_check((const char *const *)cfg->fields, cfg->n_fields, err, sizeof err))
         add_error(errs, "cloudfront.fields: %s", err);
+    else
+        check_avro_schemas(cfg, errs);
     if (!*ew_config_kafka_get(cfg, "bootstrap.servers"))
         add_error(errs, "kafka.bootstrap.servers is empty (set it or EDGEWATCH_BROKERS)");
     rd_kafka_conf_t *conf = ew_config_kafka(cfg, NULL, err, sizeof err);

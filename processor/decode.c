@@ -35,16 +35,20 @@ static const char *const canonical[EW_CF_CANONICAL_FIELDS] = {
     "r-host", "sr-reason", "x-edge-mqcs", "distribution-tenant-id", "connection-id",
 };
 
+/* Lengths are stored so that a lookup per JSON key or Avro field name
+ * costs a length compare for most entries, not a strcmp. */
+#define SLOT(name, slot) {name, sizeof name - 1, slot}
 static const struct {
     const char *name;
+    size_t len;
     ew_needed_field slot;
 } realtime_slots[] = {
-    {"timestamp", EW_F_TIMESTAMP}, {"sc-status", EW_F_STATUS}, {"sc-bytes", EW_F_BYTES},
-    {"x-host-header", EW_F_HOST_HEADER}, {"cs-host", EW_F_CS_HOST},
-    {"distribution-tenant-id", EW_F_TENANT}, {"x-edge-result-type", EW_F_RESULT},
-    {"time-to-first-byte", EW_F_TTFB}, {"origin-fbl", EW_F_ORIGIN_FBL}, {"c-ip", EW_F_CLIENT_IP},
-    {"asn", EW_F_ASN}, {"c-country", EW_F_COUNTRY}, {"x-edge-location", EW_F_EDGE_LOCATION},
-    {"cs-uri-stem", EW_F_URI_STEM},
+    SLOT("timestamp", EW_F_TIMESTAMP), SLOT("sc-status", EW_F_STATUS), SLOT("sc-bytes", EW_F_BYTES),
+    SLOT("x-host-header", EW_F_HOST_HEADER), SLOT("cs-host", EW_F_CS_HOST),
+    SLOT("distribution-tenant-id", EW_F_TENANT), SLOT("x-edge-result-type", EW_F_RESULT),
+    SLOT("time-to-first-byte", EW_F_TTFB), SLOT("origin-fbl", EW_F_ORIGIN_FBL), SLOT("c-ip", EW_F_CLIENT_IP),
+    SLOT("asn", EW_F_ASN), SLOT("c-country", EW_F_COUNTRY), SLOT("x-edge-location", EW_F_EDGE_LOCATION),
+    SLOT("cs-uri-stem", EW_F_URI_STEM),
 };
 
 /* Standard logs name the d… domain cs(Host) and the viewer's Host header
@@ -90,8 +94,9 @@ const char *ew_field_name(int position)
 
 int ew_field_slot(const char *name)
 {
+    size_t n = strlen(name);
     for (size_t k = 0; k < sizeof realtime_slots / sizeof realtime_slots[0]; k++)
-        if (strcmp(realtime_slots[k].name, name) == 0)
+        if (realtime_slots[k].len == n && memcmp(realtime_slots[k].name, name, n) == 0)
             return (int)realtime_slots[k].slot;
     return -1;
 }
@@ -136,6 +141,8 @@ size_t ew_url_decode(ew_str src, char *dst, size_t cap)
 
 bool ew_utf8_valid(const char *s, size_t len)
 {
+    if (len == 0) /* s may be NULL: an absent value */
+        return true;
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         unsigned c = *p;

@@ -23,6 +23,7 @@
 #include "edgewatch/window.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +40,8 @@ typedef struct {
 typedef struct {
     const ew_config *cfg;
     ew_metadata *meta;
-    ew_cf_decoder decoder;
+    ew_message_decoder decoder;
+    ew_cf_record record; /* reused: decoding allocates nothing per record */
     ew_windows windows;
     ew_aggregate *agg;
     ew_state *state;
@@ -218,7 +220,16 @@ static void score_closed_windows(pipeline *p)
 static uint32_t entity_of(pipeline *p, const ew_cf_record *r)
 {
     ew_str key = ew_cf_identity(r);
-    const ew_distribution *d = ew_metadata_by_domain(p->meta, key);
+    const ew_distribution *d;
+    if (r->distribution_id.len) {
+        /* Standard logs name the distribution itself: it is the entity
+         * whether or not the metadata file knows it. */
+        char id[128];
+        if (!ew_metadata_by_id(p->meta, ew_str_copy(r->distribution_id, id, sizeof id)))
+            p->n.unmapped++;
+        return ew_entity_intern(p->agg, r->distribution_id);
+    }
+    d = ew_metadata_by_domain(p->meta, key);
     if (d)
         return ew_entity_intern(p->agg, ew_str_make(d->id, strlen(d->id)));
     p->n.unmapped++;
@@ -240,14 +251,14 @@ static void handle_record(pipeline *p, const rd_kafka_message_t *m)
     ew_partition_clock *pc = ew_windows_partition(&p->windows, m->partition);
     if (!pc->assigned)
         return;
-    ew_cf_record r;
-    ew_decode_error e = ew_cf_decode_tsv(&p->decoder, m->payload, m->len, &r);
+    ew_cf_record *r = &p->record;
+    ew_decode_error e = ew_decode_message(&p->decoder, m->payload, m->len, r);
     if (e != EW_DECODE_OK) {
         dead_letter(p, m, pc, e);
         return;
     }
-    uint32_t entity = entity_of(p, &r);
-    int64_t ws = ew_window_start(r.ts_ms, p->cfg->window_ms);
+    uint32_t entity = entity_of(p, r);
+    int64_t ws = ew_window_start(r->ts_ms, p->cfg->window_ms);
     ew_delta *d = ew_aggregate_slot(p->agg, entity, ws);
     if (!d && flush(p) == EW_STATE_OK)
         d = ew_aggregate_slot(p->agg, entity, ws);
@@ -258,8 +269,8 @@ static void handle_record(pipeline *p, const rd_kafka_message_t *m)
         enter_outage(p);
         return;
     }
-    bool late = ew_windows_observe(&p->windows, pc, r.ts_ms, m->offset);
-    ew_delta_add(d, &r, late);
+    bool late = ew_windows_observe(&p->windows, pc, r->ts_ms, m->offset);
+    ew_delta_add(d, r, late);
     p->n.records++;
     p->n.late += late;
 }
@@ -340,11 +351,32 @@ static void step(pipeline *p)
     }
 }
 
+/* "bad_status=3 column_count=1", or "none". */
+static void format_reasons(const uint64_t *counts, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 1; i < EW_DECODE_REASONS && n < cap; i++)
+        if (counts[i])
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s=%llu", n ? " " : "", ew_decode_error_name((ew_decode_error)i),
+                                  (unsigned long long)counts[i]);
+    if (!n)
+        snprintf(buf, cap, "none");
+}
+
 static void log_summary(const pipeline *p)
 {
     uint64_t errors = 0;
+    char reasons[512];
     for (int i = 1; i < EW_DECODE_REASONS; i++)
         errors += p->n.decode_errors[i];
+    format_reasons(p->n.decode_errors, reasons, sizeof reasons);
+    ew_info("decoded by encoding: tsv=%llu json=%llu avro_confluent=%llu avro_bare=%llu unsupported=%llu; "
+            "dead letters by reason: %s",
+            (unsigned long long)p->decoder.by_encoding[EW_ENC_TSV], (unsigned long long)p->decoder.by_encoding[EW_ENC_JSON],
+            (unsigned long long)p->decoder.by_encoding[EW_ENC_AVRO_CONFLUENT],
+            (unsigned long long)p->decoder.by_encoding[EW_ENC_AVRO_BARE],
+            (unsigned long long)p->decoder.by_encoding[EW_ENC_UNSUPPORTED], reasons);
     ew_info("stopped: %llu records, %llu dead-lettered, %llu late, %llu unmapped, %llu flushes (%llu refused), "
             "%llu windows scored, %llu alert events",
             (unsigned long long)p->n.records, (unsigned long long)errors, (unsigned long long)p->n.late,
@@ -357,8 +389,9 @@ static bool open_stages(pipeline *p, const ew_config *cfg)
     char err[512];
     p->cfg = cfg;
     if (!(p->meta = ew_metadata_load(cfg->metadata_path, err, sizeof err)) ||
-        !ew_cf_decoder_init(&p->decoder, (const char *const *)cfg->fields, cfg->n_fields, cfg->max_line_bytes, err,
-                            sizeof err)) {
+        !ew_message_decoder_init(&p->decoder, (const char *const *)cfg->fields, cfg->n_fields, cfg->max_line_bytes,
+                                 cfg->avro_ids, (const char *const *)cfg->avro_paths, cfg->n_avro, cfg->avro_bare,
+                                 err, sizeof err)) {
         ew_error("%s", err);
         return false;
     }
@@ -385,6 +418,7 @@ static void close_stages(pipeline *p)
     ew_aggregate_free(p->agg);
     ew_windows_free(&p->windows);
     ew_metadata_free(p->meta);
+    ew_message_decoder_free(&p->decoder);
 }
 
 int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop)

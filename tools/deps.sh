@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config librdkafka-dev libjansson-dev libhiredis-dev \
 libavro-dev zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev libcmocka-dev \
-redis-server redis-tools kcat python3"
+redis-server redis-tools kcat python3 clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -23,6 +23,8 @@
  * exclusive. --metadata-out writes the file processor/metadata.c reads.
  */
 #include "edgewatch/common.h"
+#include "edgewatch/config.h"
+#include "edgewatch/decode.h"
 #include "edgewatch/tools.h"
 
 #include <errno.h>
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -40,6 +43,7 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #define GEN_FIELD_COUNT 43
+#define GEN_ALL_FIELDS 69
 #define GEN_LINE_MAX 4096
 #define GEN_HEADERS_MAX 800 /* CloudFront truncates cs-headers at 800 B */
 #define GEN_MAX_DISTRIBUTIONS 1000
@@ -353,6 +357,14 @@ typedef struct {
     int64_t start_ms;
     bool start_given;
     bool help;
+    bool all_fields;             /* --fields all: the 69 canonical fields */
+    ew_gen_encoding encoding;
+    int32_t schema_id;           /* Confluent schema id of Avro records */
+    uint64_t bad_every;          /* inject one malformed record per N good ones */
+    const char *bad_out;         /* counts of injected records per DLQ reason */
+    uint64_t rate;               /* records per second at most; 0 = as fast as possible */
+    const char *names[EW_CF_CANONICAL_FIELDS];
+    size_t n_names;
 } gen_opts;
 
 /* ------------------------------------------------------------ scenarios */
@@ -826,6 +838,8 @@ typedef struct {
     size_t len;
     int fields;
     bool overflow;
+    bool all;      /* all 69 canonical fields, not the 43 default ones */
+    uint64_t salt; /* draws values of the extra fields */
 } gen_line;
 
 static void field(gen_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -874,6 +888,8 @@ static void write_request_fields(gen_line *l, const gen_request *q)
 {
     field(l, "%" PRId64 ".%03d", q->ts_ms / 1000, (int)(q->ts_ms % 1000));
     field(l, "%s", q->c_ip);
+    if (l->all) /* s-ip: the edge server that answered */
+        field(l, "18.160.%u.%u", (unsigned)(l->salt >> 8 & 0xff), (unsigned)(l->salt >> 16 & 0xff));
     field_seconds(l, q->ttfb);
     field(l, "%d", q->status);
     field(l, "%" PRIu64, q->sc_bytes);
@@ -910,6 +926,47 @@ static void write_response_fields(gen_line *l, const gen_request *q)
     field_int(l, q->range_end);
 }
 
+/* Fields 47-69, only with --fields all: CMCD from media players, MQAR,
+ * tenant and mTLS connection id, mostly "-" as on real traffic. */
+static void write_extra_fields(gen_line *l, const gen_request *q)
+{
+    bool player = q->dist->profile == PROFILE_MEDIA;
+    uint64_t z = l->salt;
+    if (player) {
+        field(l, "%u", 800 + (unsigned)(z % 4) * 1200);                   /* cmcd-encoded-bitrate */
+        field(l, "%u", 2000 + (unsigned)(z >> 4 & 0x3fff));                /* cmcd-buffer-length */
+        field(l, "%s", (z >> 20 & 31) == 0 ? "true" : "false");           /* cmcd-buffer-starvation */
+        field(l, "%s", "movie-%2F7f3a");                                   /* cmcd-content-id */
+        field(l, "%u", 4000);                                              /* cmcd-object-duration */
+        field(l, "%u", 3000 + (unsigned)(z >> 24 & 0xfff));               /* cmcd-deadline */
+        field(l, "%u", 20000 + (unsigned)(z >> 28 & 0xffff));             /* cmcd-measured-throughput */
+        field(l, "%s", "..%2Fseg-101.m4s");                                /* cmcd-next-object-request */
+        field(l, "-");                                                     /* cmcd-next-range-request */
+        field(l, "%s", "av");                                              /* cmcd-object-type */
+        field(l, "%s", "1");                                               /* cmcd-playback-rate */
+        field(l, "%u", 15000);                                             /* cmcd-requested-maximum-throughput */
+        field(l, "%s", "h");                                               /* cmcd-streaming-format */
+        field(l, "%08x-%04x-4%03x-a%03x-%012llx", (unsigned)(z >> 32), (unsigned)(z >> 16 & 0xffff),
+              (unsigned)(z >> 4 & 0xfff), (unsigned)(z >> 40 & 0xfff),
+              (unsigned long long)(z & 0xffffffffffffULL));                /* cmcd-session-id */
+        field(l, "%s", "v");                                               /* cmcd-stream-type */
+        field(l, "%s", "false");                                           /* cmcd-startup */
+        field(l, "%u", 6000);                                              /* cmcd-top-bitrate */
+        field(l, "%s", "1");                                               /* cmcd-version */
+    } else {
+        for (int i = 0; i < 18; i++)
+            field(l, "-");
+    }
+    field(l, "-"); /* r-host */
+    field(l, "-"); /* sr-reason */
+    field(l, "-"); /* x-edge-mqcs */
+    field(l, "-"); /* distribution-tenant-id */
+    if (q->protocol[0] == 'h' && q->protocol[4] == 's') /* connection-id: https only */
+        field(l, "%016llx", (unsigned long long)mix64(z));
+    else
+        field(l, "-");
+}
+
 /* Fields 32-43: c-port .. asn. */
 static void write_viewer_fields(gen_line *l, const gen_request *q)
 {
@@ -922,19 +979,25 @@ static void write_viewer_fields(gen_line *l, const gen_request *q)
     field(l, "%s", q->headers);
     field(l, "%s", q->header_names);
     field(l, "%u", q->header_count);
+    if (l->all) { /* primary-distribution-id, -dns-name: no continuous deployment */
+        field(l, "-");
+        field(l, "-");
+    }
     field_seconds(l, q->origin_fbl);
     field_seconds(l, q->origin_lbl);
     field(l, "%u", q->asn);
+    if (l->all)
+        write_extra_fields(l, q);
 }
 
 /* Returns the line length, or 0 if the line did not fit (a programming error). */
-static size_t format_request(const gen_request *q, char *buf, size_t cap)
+static size_t format_request(const gen_request *q, bool all, uint64_t salt, char *buf, size_t cap)
 {
-    gen_line l = {buf, cap, 0, 0, false};
+    gen_line l = {buf, cap, 0, 0, false, all, salt};
     write_request_fields(&l, q);
     write_response_fields(&l, q);
     write_viewer_fields(&l, q);
-    if (l.overflow || l.fields != GEN_FIELD_COUNT)
+    if (l.overflow || l.fields != (all ? GEN_ALL_FIELDS : GEN_FIELD_COUNT))
         return 0;
     return l.len;
 }
@@ -957,6 +1020,9 @@ typedef struct {
     gen_delivery delivery;
     uint64_t records;
     uint64_t bytes;
+    uint64_t good;
+    uint64_t bad[EW_GEN_BAD_KINDS];
+    const char *bad_reason[EW_GEN_BAD_KINDS];
 } gen_sink;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -1160,13 +1226,34 @@ static size_t plan_minute(const gen_world *w, const gen_opts *o, int minute, gen
     return n;
 }
 
-static bool emit_slot(const gen_world *w, const gen_slot *slot, gen_sink *sink)
+/* Every --bad-every good records, one malformed record goes out first,
+ * built from the good one; the kinds rotate through every DLQ reason. */
+static bool emit_bad(const gen_opts *o, gen_sink *sink, const char *line, size_t len, const char *key)
+{
+    unsigned k = 0;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < EW_GEN_BAD_KINDS; i++)
+        total += sink->bad[i];
+    k = (unsigned)(total % EW_GEN_BAD_KINDS);
+    uint8_t bad[GEN_LINE_MAX + 20000];
+    const char *reason = NULL;
+    size_t n = ew_gen_bad_record(k, o->schema_id, o->names, o->n_names, line, len, bad, sizeof bad, &reason);
+    if (n == 0 && strcmp(reason, "empty") != 0) {
+        ew_error("gen: internal error: could not build a %s record", reason);
+        return false;
+    }
+    sink->bad[k]++;
+    sink->bad_reason[k] = reason;
+    return sink_write(sink, (const char *)bad, n, key);
+}
+
+static bool emit_slot(const gen_world *w, const gen_opts *o, const gen_slot *slot, gen_sink *sink)
 {
     gen_rng rng = {slot->seed};
     gen_request q;
     build_request(&q, &w->dists[slot->dist], slot->ts_ms, &rng);
     char line[GEN_LINE_MAX];
-    size_t len = format_request(&q, line, sizeof line);
+    size_t len = format_request(&q, o->all_fields, mix64(slot->seed ^ 0x5a17), line, sizeof line);
     if (len == 0) {
         ew_error("gen: internal error: record does not fit %d bytes or lacks fields", GEN_LINE_MAX);
         return false;
@@ -1174,7 +1261,34 @@ static bool emit_slot(const gen_world *w, const gen_slot *slot, gen_sink *sink)
     /* A random key spreads records over all partitions. */
     char key[GEN_KEY_LEN + 1];
     rng_chars(&rng, ALNUM_LOWER, key, GEN_KEY_LEN);
-    return sink_write(sink, line, len, key);
+    if (o->bad_every && sink->good % o->bad_every == o->bad_every - 1 && !emit_bad(o, sink, line, len, key))
+        return false;
+    sink->good++;
+    if (o->encoding == EW_GEN_TSV)
+        return sink_write(sink, line, len, key);
+    uint8_t msg[GEN_LINE_MAX * 2];
+    size_t n = ew_gen_encode(o->encoding, o->schema_id, slot->seed >> 7, o->names, o->n_names, line, len, msg,
+                             sizeof msg);
+    if (n == 0) {
+        ew_error("gen: internal error: could not encode a record");
+        return false;
+    }
+    return sink_write(sink, (const char *)msg, n, key);
+}
+
+/* Sleeps while the sink is ahead of --rate, so tests can act mid-stream. */
+static void throttle(const gen_opts *o, const gen_sink *sink, int64_t t0)
+{
+    if (!o->rate)
+        return;
+    int64_t due_ms = (int64_t)(sink->records * 1000 / o->rate);
+    int64_t ahead = due_ms - (ew_mono_ms() - t0);
+    if (ahead > 0) {
+        if (sink->rk)
+            rd_kafka_poll(sink->rk, (int)ahead); /* serve delivery reports meanwhile */
+        else
+            nanosleep(&(struct timespec){ahead / 1000, (long)(ahead % 1000) * 1000000L}, NULL);
+    }
 }
 
 static bool generate(const gen_world *w, const gen_opts *o, gen_sink *sink)
@@ -1182,6 +1296,7 @@ static bool generate(const gen_world *w, const gen_opts *o, gen_sink *sink)
     gen_slot *slots = NULL;
     size_t cap = 0;
     bool ok = true;
+    int64_t t0 = ew_mono_ms();
     for (int m = 0; ok && m < o->minutes; m++) {
         size_t n = plan_minute(w, o, m, &slots, &cap);
         if (n == SIZE_MAX) {
@@ -1190,8 +1305,10 @@ static bool generate(const gen_world *w, const gen_opts *o, gen_sink *sink)
             break;
         }
         qsort(slots, n, sizeof *slots, slot_cmp);
-        for (size_t i = 0; ok && i < n; i++)
-            ok = emit_slot(w, &slots[i], sink);
+        for (size_t i = 0; ok && i < n; i++) {
+            ok = emit_slot(w, o, &slots[i], sink);
+            throttle(o, sink, t0);
+        }
     }
     free(slots);
     return ok;
@@ -1244,6 +1361,21 @@ static bool write_metadata(const gen_world *w, const char *path)
     return ok;
 }
 
+static bool write_bad_counts(const gen_sink *s, const char *path)
+{
+    json_t *root = json_object();
+    for (unsigned k = 0; k < EW_GEN_BAD_KINDS; k++) {
+        if (!s->bad[k])
+            continue;
+        json_t *old = json_object_get(root, s->bad_reason[k]);
+        json_object_set_new(root, s->bad_reason[k],
+                            json_integer((json_int_t)s->bad[k] + (old ? json_integer_value(old) : 0)));
+    }
+    bool ok = write_json_file(path, root, JSON_SORT_KEYS, false);
+    json_decref(root);
+    return ok;
+}
+
 static bool write_labels(const gen_world *w, const gen_opts *o, const char *path)
 {
     json_t *lines = json_array();
@@ -1291,6 +1423,14 @@ static void usage(FILE *f)
             "  --minutes M            minutes of traffic, 1-%d (default 60)\n"
             "  --start T              first minute, RFC 3339 or epoch seconds\n"
             "                         (default: now rounded down to the minute, minus M minutes)\n"
+            "  --fields SET           default (the 43 default fields) or all (all 69)\n"
+            "  --encoding ENC         tsv (default), json, avro, avro-confluent, or mixed\n"
+            "                         (each in turn); Avro needs --to-kafka\n"
+            "  --schema-id N          Confluent schema id of Avro records (default 1)\n"
+            "  --bad-every N          also inject one malformed record per N good ones,\n"
+            "                         rotating through every dead-letter reason\n"
+            "  --bad-out FILE         write the injected malformed records per reason (JSON)\n"
+            "  --rate N               at most N records per second (default: no limit)\n"
             "  --help                 show this help\n"
             "\n"
             "scenarios:\n",
@@ -1334,6 +1474,29 @@ static bool apply_flag(gen_opts *o, const char *flag, const char *value)
         if (!parse_bounded(flag, value, 1, GEN_MAX_MINUTES, &v))
             return false;
         o->minutes = (int)v;
+    } else if (strcmp(flag, "--fields") == 0) {
+        if (strcmp(value, "all") != 0 && strcmp(value, "default") != 0) {
+            ew_error("gen: --fields needs default or all, got '%s'", value);
+            return false;
+        }
+        o->all_fields = value[0] == 'a';
+    } else if (strcmp(flag, "--encoding") == 0) {
+        if (!ew_gen_encoding_parse(value, &o->encoding)) {
+            ew_error("gen: --encoding needs tsv, json, avro, avro-confluent or mixed, got '%s'", value);
+            return false;
+        }
+    } else if (strcmp(flag, "--schema-id") == 0) {
+        if (!parse_bounded(flag, value, 0, INT32_MAX, &v))
+            return false;
+        o->schema_id = (int32_t)v;
+    } else if (strcmp(flag, "--bad-every") == 0) {
+        if (!parse_bounded(flag, value, 1, 1000000000, &o->bad_every))
+            return false;
+    } else if (strcmp(flag, "--rate") == 0) {
+        if (!parse_bounded(flag, value, 1, 100000000, &o->rate))
+            return false;
+    } else if (strcmp(flag, "--bad-out") == 0) {
+        o->bad_out = value;
     } else if (strcmp(flag, "--start") == 0) {
         if (!ew_parse_time_ms(value, &o->start_ms)) {
             ew_error("gen: --start needs RFC 3339 or epoch seconds, got '%s'", value);
@@ -1403,6 +1566,22 @@ static bool check_opts(gen_opts *o)
     }
     if (!o->topic)
         o->topic = GEN_DEFAULT_TOPIC;
+    if (o->out && o->encoding != EW_GEN_TSV && o->encoding != EW_GEN_JSON) {
+        ew_error("gen: --encoding %s is binary: use --to-kafka (files take tsv or json lines)",
+                 o->encoding == EW_GEN_MIXED ? "mixed" : "avro");
+        return false;
+    }
+    if (o->bad_out && !o->bad_every) {
+        ew_error("gen: --bad-out needs --bad-every");
+        return false;
+    }
+    if (o->all_fields) {
+        for (int i = 1; i <= EW_CF_CANONICAL_FIELDS; i++)
+            o->names[o->n_names++] = ew_field_name(i);
+    } else {
+        const char *const *names = ew_default_fields(&o->n_names);
+        memcpy(o->names, names, o->n_names * sizeof *names);
+    }
     if (!o->start_given)
         o->start_ms = ew_now_ms() / GEN_MINUTE_MS * GEN_MINUTE_MS - (int64_t)o->minutes * GEN_MINUTE_MS;
     return true;
@@ -1431,6 +1610,8 @@ static int run(const gen_opts *o)
     if (ok && open_sink(&sink, o)) {
         ok = generate(&w, o, &sink);
         ok = close_sink(&sink, ok);
+        if (ok && o->bad_out)
+            ok = write_bad_counts(&sink, o->bad_out);
         if (ok)
             print_summary(&w, o, &sink);
     } else {
@@ -1442,7 +1623,7 @@ static int run(const gen_opts *o)
 
 int ew_cmd_gen(int argc, char **argv)
 {
-    gen_opts o = {.seed = 1, .distributions = 12, .minutes = 60};
+    gen_opts o = {.seed = 1, .distributions = 12, .minutes = 60, .schema_id = 1};
     if (!parse_args(&o, argc, argv))
         return EW_EXIT_USAGE;
     if (o.help) {

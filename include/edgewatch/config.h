@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #define EW_MAX_FIELDS 80
+#define EW_MAX_AVRO_SCHEMAS 32
 
 typedef struct {
     char *key;
@@ -50,6 +51,11 @@ typedef struct {
     char *fields[EW_MAX_FIELDS];
     size_t n_fields;
     size_t max_line_bytes;
+    /* Confluent schema id -> writer schema (.avsc path or "builtin"). */
+    int32_t avro_ids[EW_MAX_AVRO_SCHEMAS];
+    char *avro_paths[EW_MAX_AVRO_SCHEMAS];
+    size_t n_avro;
+    char *avro_bare;          /* writer schema of bare Avro datums, or "none" */
 
     int64_t window_ms;
     int64_t lateness_ms;
@@ -71,6 +77,8 @@ typedef struct {
 } ew_config_errors;
 
 void ew_config_defaults(ew_config *cfg);
+/* The 43 fields a real-time log config selects by default, canonical order. */
+const char *const *ew_default_fields(size_t *n);
 /* Loads path (may be NULL: defaults + environment). Returns number of
  * problems (0 = ok). The config is usable only when 0 is returned. */
 size_t ew_config_load(ew_config *cfg, const char *path, ew_config_errors *errs);

@@ -17,6 +17,7 @@ int ew_cmd_gen(int argc, char **argv);
  * any order, as in the config) to the other encodings on the topic, for
  * `edgewatch gen --encoding` and the tests. Each returns the bytes written,
  * or 0 when the line does not split into n columns or out is too small. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 /* One JSON object, keys = field names; numeric fields as JSON numbers
@@ -27,5 +28,29 @@ size_t ew_encode_json_line(const char *const *names, size_t n, const char *line,
  * selected or "-" are null (tools/encode_avro.c). */
 size_t ew_encode_avro_line(const char *const *names, size_t n, const char *line, size_t len, uint8_t *out,
                            size_t cap);
+
+/* How `edgewatch gen` encodes the records it produces (tools/gen_shape.c). */
+typedef enum {
+    EW_GEN_TSV,
+    EW_GEN_JSON,
+    EW_GEN_AVRO,           /* bare datum */
+    EW_GEN_AVRO_CONFLUENT, /* 0x00 + schema id + datum */
+    EW_GEN_MIXED,          /* each of the above in turn, chosen by the record's pick */
+    EW_GEN_ENCODINGS
+} ew_gen_encoding;
+
+/* Parses "tsv", "json", "avro", "avro-confluent" or "mixed". */
+bool ew_gen_encoding_parse(const char *name, ew_gen_encoding *out);
+/* Re-encodes one generated TSV line; returns the length, or 0 on failure. */
+size_t ew_gen_encode(ew_gen_encoding enc, int32_t schema_id, uint64_t pick, const char *const *names, size_t n,
+                     const char *line, size_t len, uint8_t *out, size_t cap);
+
+/* Malformed records the generator can inject, one per dead-letter reason. */
+#define EW_GEN_BAD_KINDS 14
+/* Builds malformed record number k (kinds rotate) from a good TSV line;
+ * *reason is the DLQ reason the processor must give it. Returns the length
+ * (0 is a valid length: the empty message). */
+size_t ew_gen_bad_record(unsigned k, int32_t schema_id, const char *const *names, size_t n, const char *line,
+                         size_t len, uint8_t *out, size_t cap, const char **reason);
 
 #endif

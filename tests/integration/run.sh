@@ -80,11 +80,14 @@ test_gen_deterministic() {
 # and the notifier's line for it.
 test_end_to_end() {
     local d=$STACK_DIR seed=11 start=2026-11-01T12:00:00Z
+    # Ground truth: the same records as plain TSV. The topic gets them as a
+    # mix of TSV, JSON, bare Avro and Confluent Avro, plus one malformed
+    # record (every dead-letter reason in turn) per 97 good ones.
     "$EW" gen --scenario spike --seed $seed --start $start --out "$d/lines.tsv" \
         --labels "$d/labels.jsonl" --metadata-out "$d/meta.json" 2>/dev/null
     local n
     n=$(wc -l < "$d/lines.tsv")
-    write_config "$d/e2e.json"
+    write_config "$d/e2e.json" '"cloudfront": {"avro": {"schemas": {"1": "builtin"}}}'
     printf 'not a cloudfront line\n1607374321.541\tonly\ttwo\n' > "$d/bad.tsv"
     kcat -P -b "$KAFKA_BOOTSTRAP" -t cloudfront-realtime-logs -l "$d/bad.tsv"
 
@@ -93,17 +96,25 @@ test_end_to_end() {
     stack_track $run_pid
     "$NOTIFY" -c "$d/e2e.json" > "$d/notify.out" 2> "$d/notify.err" &
     stack_track $!
-    "$EW" gen --scenario spike --seed $seed --start $start --to-kafka "$KAFKA_BOOTSTRAP" 2>/dev/null &
+    "$EW" gen --scenario spike --seed $seed --start $start --to-kafka "$KAFKA_BOOTSTRAP" \
+        --encoding mixed --bad-every 97 --bad-out "$d/bad.json" --rate 4000 2>/dev/null &
     local gen_pid=$!
     # Kill the member after it has applied part of the stream, then restart.
     wait_for 30 offsets_reach 3000
     kill -9 $run_pid 2>/dev/null
     wait $run_pid 2>/dev/null
+    local at_kill
+    at_kill=$(offsets_total)
+    redis-cli -p "$VALKEY_PORT" --raw hgetall ew:off:cloudfront-realtime-logs > "$d/offsets_at_kill" 
     "$EW" run -c "$d/e2e.json" 2> "$d/run2.err" &
     run_pid=$!
     stack_track $run_pid
     wait $gen_pid
-    expect "processor applies every offset after a SIGKILL and restart" wait_for 60 offsets_reach $((n + 2))
+    local n_bad
+    n_bad=$(python3 -c 'import json,sys; print(sum(json.load(open(sys.argv[1])).values()))' "$d/bad.json")
+    expect "the member was killed mid-stream ($at_kill of $((n + 2 + n_bad)) offsets applied)" \
+        test "$at_kill" -lt $((n + 2 + n_bad))
+    expect "processor applies every offset after a SIGKILL and restart" wait_for 60 offsets_reach $((n + 2 + n_bad))
     expect "a firing alert is published" wait_for 30 grep -q FIRING "$d/notify.out"
     sleep 2
     kcat -C -b "$KAFKA_BOOTSTRAP" -t edgewatch-alerts -e -q -f '%s\n' > "$d/alerts.jsonl"
@@ -117,13 +128,18 @@ test_end_to_end() {
     local spiked
     spiked=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["entity_id"])' "$d/labels.jsonl")
     expect "notifier line names the spiked distribution" grep -q "FIRING .*$spiked" "$d/notify.out"
-    kcat -C -b "$KAFKA_BOOTSTRAP" -t edgewatch-dlq -e -q -f '%h|%s\n' > "$d/dlq.out"
-    expect "malformed records reach the DLQ" test "$(wc -l < "$d/dlq.out")" -eq 2
-    expect "DLQ headers name source and reason" grep -q 'edgewatch.reason=column_count' "$d/dlq.out"
+    kcat -C -b "$KAFKA_BOOTSTRAP" -t edgewatch-dlq -e -q -f '%S|%h\n' > "$d/dlq.out"
+    if python3 tests/integration/check_dlq.py "$d/dlq.out" "$d/bad.json" 2 "$d/offsets_at_kill" > "$d/dlq.check"; then
+        pass "every malformed record is dead-lettered with its reason, twice only if replayed ($(tail -1 "$d/dlq.check"))"
+    else
+        fail "DLQ check:"; sed 's/^/    /' "$d/dlq.check"
+    fi
     kill -TERM $run_pid
     wait $run_pid
     expect "processor exits 0 on SIGTERM" test $? -eq 0
     expect "shutdown summary is logged" grep -q "stopped: .* records" "$d/run2.err"
+    expect "the summary counts records by encoding and dead letters by reason" \
+        grep -q "decoded by encoding: tsv=[1-9].* json=[1-9].* avro_confluent=[1-9].* avro_bare=[1-9].*dead letters by reason: .*=" "$d/run2.err"
 }
 
 stack_up 4 >/dev/null || { echo "could not start the embedded stack"; echo "0 passed, 1 failed"; exit 1; }

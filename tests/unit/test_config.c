@@ -565,6 +565,59 @@ static void test_format_time(void **state)
     assert_int_equal(back, 1607374321000LL);
 }
 
+static void test_avro_schemas(void **state)
+{
+    (void)state;
+    ew_config cfg;
+    ew_config_errors errs;
+    assert_int_equal(load_text("{\"cloudfront\": {\"avro\": {\"schemas\": {\"1\": \"builtin\", \"7\": \"builtin\"},"
+                               " \"bare_schema\": \"none\"}}}",
+                               &cfg, &errs),
+                     0);
+    assert_int_equal(cfg.n_avro, 2);
+    assert_int_equal(cfg.avro_ids[1], 7);
+    assert_string_equal(cfg.avro_paths[0], "builtin");
+    assert_string_equal(cfg.avro_bare, "none");
+    assert_int_equal(ew_config_validate(&cfg, &errs), 0);
+    /* --set replaces the whole table. */
+    assert_true(ew_config_set(&cfg, "cloudfront.avro.schemas=3:builtin,4:/nonexistent/x.avsc", &errs));
+    assert_int_equal(cfg.n_avro, 2);
+    assert_int_equal(cfg.avro_ids[0], 3);
+    memset(&errs, 0, sizeof errs);
+    assert_int_equal(ew_config_validate(&cfg, &errs), 1);
+    assert_true(any_error_contains(&errs, "/nonexistent/x.avsc"));
+    assert_false(ew_config_set(&cfg, "cloudfront.avro.schemas=x:builtin", &errs));
+    assert_false(ew_config_set(&cfg, "cloudfront.avro.schemas=5", &errs));
+    ew_config_free(&cfg);
+    static const char *const bad[] = {
+        "{\"cloudfront\": {\"avro\": {\"schemas\": {\"-1\": \"builtin\"}}}}",
+        "{\"cloudfront\": {\"avro\": {\"schemas\": {\"1\": 5}}}}",
+        "{\"cloudfront\": {\"avro\": {\"schemas\": \"builtin\"}}}",
+        "{\"cloudfront\": {\"avro\": {\"schemas\": {\"1\": \"\"}}}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (load_text(bad[i], &cfg, &errs) != 1) {
+            print_errors(&errs);
+            fail_msg("accepted: %s", bad[i]);
+        }
+        assert_true(any_error_contains(&errs, "cloudfront.avro.schemas"));
+        ew_config_free(&cfg);
+    }
+}
+
+/* An empty object under an unknown name is a typo all the same. */
+static void test_empty_unknown_section(void **state)
+{
+    (void)state;
+    ew_config cfg;
+    ew_config_errors errs;
+    assert_int_equal(load_text("{\"windw\": {}}", &cfg, &errs), 1);
+    assert_true(any_error_contains(&errs, "windw"));
+    ew_config_free(&cfg);
+    assert_int_equal(load_text("{\"window\": {}, \"cloudfront\": {\"avro\": {}}}", &cfg, &errs), 0);
+    ew_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +636,8 @@ int main(void)
         cmocka_unit_test_setup(test_kafka_conf, clear_env),
         cmocka_unit_test_setup(test_parse_time, clear_env),
         cmocka_unit_test_setup(test_format_time, clear_env),
+        cmocka_unit_test_setup(test_avro_schemas, clear_env),
+        cmocka_unit_test_setup(test_empty_unknown_section, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
