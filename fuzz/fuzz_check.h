@@ -143,20 +143,5 @@ static inline size_t fuzz_all_fields(const char *names[EW_CF_CANONICAL_FIELDS])
     return EW_CF_CANONICAL_FIELDS;
 }
 
-/* The 43 fields a real-time log config selects by default (the list in
- * processor/config.c, which keeps it private). */
-static const char *const fuzz_default_fields[] = {
-    "timestamp", "c-ip", "time-to-first-byte", "sc-status", "sc-bytes", "cs-method",
-    "cs-protocol", "cs-host", "cs-uri-stem", "cs-bytes", "x-edge-location",
-    "x-edge-request-id", "x-host-header", "time-taken", "cs-protocol-version",
-    "c-ip-version", "cs-user-agent", "cs-referer", "cs-cookie", "cs-uri-query",
-    "x-edge-response-result-type", "x-forwarded-for", "ssl-protocol", "ssl-cipher",
-    "x-edge-result-type", "fle-encrypted-fields", "fle-status", "sc-content-type",
-    "sc-content-len", "sc-range-start", "sc-range-end", "c-port",
-    "x-edge-detailed-result-type", "c-country", "cs-accept-encoding", "cs-accept",
-    "cache-behavior-path-pattern", "cs-headers", "cs-header-names", "cs-headers-count",
-    "origin-fbl", "origin-lbl", "asn",
-};
-#define FUZZ_DEFAULT_FIELDS (sizeof fuzz_default_fields / sizeof fuzz_default_fields[0])
 
 #endif

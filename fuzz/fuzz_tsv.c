@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edgewatch/config.h"
 #include "fuzz_check.h"
 
 /* Decoders built once in LLVMFuzzerInitialize and only read afterwards:
@@ -24,17 +25,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     const char *all[EW_CF_CANONICAL_FIELDS];
-    size_t n_all = fuzz_all_fields(all);
+    size_t n_all = fuzz_all_fields(all), n_default;
+    const char *const *defaults = ew_default_fields(&n_default);
     char err[256] = "";
     for (int k = 0; k < 4; k++) {
         size_t max_line = (k & 2) ? 256 : 16384;
         bool ok = (k & 1) ? ew_cf_decoder_init(&decoders[k], all, n_all, max_line, err, sizeof err)
-                          : ew_cf_decoder_init(&decoders[k], fuzz_default_fields, FUZZ_DEFAULT_FIELDS, max_line,
+                          : ew_cf_decoder_init(&decoders[k], defaults, n_default, max_line,
                                                err, sizeof err);
         if (!ok)
             abort();
     }
-    if (decoders[0].n_columns != FUZZ_DEFAULT_FIELDS || decoders[1].n_columns != EW_CF_CANONICAL_FIELDS)
+    if (decoders[0].n_columns != n_default || decoders[1].n_columns != EW_CF_CANONICAL_FIELDS)
         abort();
     return 0;
 }

@@ -531,6 +531,13 @@ ew_decode_error ew_cf_decode_tsv(const ew_cf_decoder *d, const char *line, size_
         len--;
     if (len > d->max_line_bytes)
         return EW_DECODE_TOO_LONG;
+    ew_decode_error e = ew_cf_put_columns(d->slot_of_column, d->n_columns, d->has_field, line, len, out);
+    return e != EW_DECODE_OK ? e : ew_cf_finish(out);
+}
+
+ew_decode_error ew_cf_put_columns(const int8_t *slot_of_column, size_t n_columns, const bool *has_field,
+                                  const char *line, size_t len, ew_cf_record *out)
+{
     ew_str col[EW_F_NEEDED];
     memset(col, 0, sizeof col);
     const char *p = line, *end = line + len;
@@ -538,9 +545,9 @@ ew_decode_error ew_cf_decode_tsv(const ew_cf_decoder *d, const char *line, size_
     for (;;) {
         const char *tab = memchr(p, '\t', (size_t)(end - p));
         const char *stop = tab ? tab : end;
-        if (c >= d->n_columns)
+        if (c >= n_columns)
             return EW_DECODE_COLUMNS;
-        int slot = d->slot_of_column[c];
+        int slot = slot_of_column[c];
         if (slot >= 0)
             col[slot] = ew_str_make(p, (size_t)(stop - p));
         c++;
@@ -548,15 +555,16 @@ ew_decode_error ew_cf_decode_tsv(const ew_cf_decoder *d, const char *line, size_
             break;
         p = tab + 1;
     }
-    if (c != d->n_columns)
+    if (c != n_columns)
         return EW_DECODE_COLUMNS;
     /* Slots in a fixed order so the first bad field decides the reason. */
     for (int f = 0; f < EW_F_NEEDED; f++) {
-        if (!d->has_field[f])
+        if (!has_field[f])
             continue;
         ew_decode_error e = ew_cf_put_text(out, (ew_needed_field)f, col[f]);
         if (e != EW_DECODE_OK)
             return e;
     }
-    return ew_cf_finish(out);
+    return EW_DECODE_OK;
 }
+

@@ -295,32 +295,9 @@ static bool apply_file_id(const ew_stdlog_reader *rd, ew_cf_record *out)
 
 static ew_decode_error decode_tsv(const ew_stdlog_reader *rd, const char *line, size_t len, ew_cf_record *out)
 {
-    ew_str col[EW_F_NEEDED];
-    memset(col, 0, sizeof col);
-    const char *p = line, *end = line + len;
-    size_t c = 0;
-    for (;;) {
-        const char *tab = memchr(p, '\t', (size_t)(end - p));
-        const char *stop = tab ? tab : end;
-        if (c >= rd->n_columns)
-            return EW_DECODE_COLUMNS;
-        int slot = rd->slot_of_column[c++];
-        if (slot >= 0)
-            col[slot] = ew_str_make(p, (size_t)(stop - p));
-        if (!tab)
-            break;
-        p = tab + 1;
-    }
-    if (c != rd->n_columns)
-        return EW_DECODE_COLUMNS;
-    /* Slots in a fixed order so the first bad field decides the reason. */
-    for (int f = 0; f < EW_F_NEEDED; f++) {
-        if (!rd->has_field[f])
-            continue;
-        ew_decode_error e = ew_cf_put_text(out, (ew_needed_field)f, col[f]);
-        if (e != EW_DECODE_OK)
-            return e;
-    }
+    ew_decode_error e = ew_cf_put_columns(rd->slot_of_column, rd->n_columns, rd->has_field, line, len, out);
+    if (e != EW_DECODE_OK)
+        return e;
     apply_file_id(rd, out);
     return ew_cf_finish(out);
 }

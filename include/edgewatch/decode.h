@@ -148,6 +148,11 @@ bool ew_fieldset_check(const char *const *names, size_t n, char *err, size_t err
 bool ew_cf_decoder_init(ew_cf_decoder *d, const char *const *names, size_t n, size_t max_line_bytes,
                         char *err, size_t errcap);
 ew_decode_error ew_cf_decode_tsv(const ew_cf_decoder *d, const char *line, size_t len, ew_cf_record *out);
+/* The TAB-splitting step shared by real-time lines and standard-log lines:
+ * checks the column count and puts each mapped column into its slot, but
+ * does not finish the record. */
+ew_decode_error ew_cf_put_columns(const int8_t *slot_of_column, size_t n_columns, const bool *has_field,
+                                  const char *line, size_t len, ew_cf_record *out);
 
 /* ---- JSON objects (decode_json.c) ---- */
 
