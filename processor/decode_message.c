@@ -147,9 +147,10 @@ static ew_decode_error decode_confluent(const ew_message_decoder *md, const unsi
     return EW_DECODE_SCHEMA_ID;
 }
 
+/* Each decoder resets the record itself; on an error before that, the
+ * record's contents are unspecified (callers only read it after OK). */
 ew_decode_error ew_decode_message(ew_message_decoder *md, const void *buf, size_t len, ew_cf_record *out)
 {
-    ew_cf_record_reset(out);
     if (len == 0)
         return EW_DECODE_EMPTY;
     if (len > md->max_bytes + 2) /* +2: a TSV line's own CR LF */

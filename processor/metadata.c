@@ -1,8 +1,11 @@
-/* metadata.c -- load the distribution metadata file into a domain index.
+/* metadata.c -- load the distribution metadata file into a name index.
  *
- * The index is an open-addressing table from lower-cased domain to
+ * The index is an open-addressing table from lower-cased name to
  * distribution, sized at twice the number of names so probes stay short.
- * Domains are matched case-insensitively because Host headers are.
+ * Names are the distribution id, its d….cloudfront.net domain and its
+ * aliases: a record's identity may be any of them (standard logs carry the
+ * id, real-time logs a domain), and one lookup resolves all three. Names
+ * are matched case-insensitively because Host headers are.
  */
 #include "edgewatch/metadata.h"
 
@@ -48,7 +51,7 @@ static bool index_domain(ew_metadata *m, const char *name, size_t dist, char *er
     size_t i = hash_domain(s) & (m->n_slots - 1);
     while (m->slots[i].name) {
         if (domain_eq(m->slots[i].name, s)) {
-            snprintf(err, errcap, "domain \"%s\" belongs to two distributions (%s and %s)", name,
+            snprintf(err, errcap, "name \"%s\" belongs to two distributions (%s and %s)", name,
                      m->dists[m->slots[i].dist].id, m->dists[dist].id);
             return false;
         }
@@ -71,7 +74,7 @@ static size_t count_names(json_t *list)
 {
     size_t n = 0, i;
     json_t *d;
-    json_array_foreach(list, i, d) n += 1 + json_array_size(json_object_get(d, "aliases"));
+    json_array_foreach(list, i, d) n += 2 + json_array_size(json_object_get(d, "aliases"));
     return n;
 }
 
@@ -88,7 +91,7 @@ static bool load_distribution(ew_metadata *m, json_t *d, size_t idx, const char 
     dist->owner = string_field(d, "owner", "");
     dist->route = string_field(d, "route", "");
     m->n_dists = idx + 1;
-    if (!index_domain(m, json_string_value(domain), idx, err, errcap))
+    if (!index_domain(m, dist->id, idx, err, errcap) || !index_domain(m, json_string_value(domain), idx, err, errcap))
         return false;
     size_t i;
     json_t *alias;

@@ -220,16 +220,7 @@ static void score_closed_windows(pipeline *p)
 static uint32_t entity_of(pipeline *p, const ew_cf_record *r)
 {
     ew_str key = ew_cf_identity(r);
-    const ew_distribution *d;
-    if (r->distribution_id.len) {
-        /* Standard logs name the distribution itself: it is the entity
-         * whether or not the metadata file knows it. */
-        char id[128];
-        if (!ew_metadata_by_id(p->meta, ew_str_copy(r->distribution_id, id, sizeof id)))
-            p->n.unmapped++;
-        return ew_entity_intern(p->agg, r->distribution_id);
-    }
-    d = ew_metadata_by_domain(p->meta, key);
+    const ew_distribution *d = ew_metadata_by_domain(p->meta, key);
     if (d)
         return ew_entity_intern(p->agg, ew_str_make(d->id, strlen(d->id)));
     p->n.unmapped++;

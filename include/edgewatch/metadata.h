@@ -27,6 +27,7 @@ typedef struct ew_metadata ew_metadata;
 /* path NULL gives an empty table. Returns NULL with err set on failure. */
 ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap);
 void ew_metadata_free(ew_metadata *m);
+/* By any name of a distribution: its id, domain or an alias. */
 const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain);
 const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id);
 size_t ew_metadata_count(const ew_metadata *m);

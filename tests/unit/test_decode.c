@@ -19,6 +19,7 @@
 
 #include "edgewatch/config.h"
 #include "edgewatch/decode.h"
+#include "decode_asserts.h"
 
 #define SAMPLE_PATH "/work/shared/context/samples/realtime-40-fields.tsv"
 
@@ -54,19 +55,6 @@ static const char sample_tsv[] =
     "\n";
 
 /* ---- helpers ---- */
-
-/* Asserts that a borrowed slice holds exactly want. */
-static void assert_slice(ew_str s, const char *want)
-{
-    char buf[4096];
-    size_t n = strlen(want);
-    assert_true(s.len < sizeof buf);
-    if (s.len)
-        memcpy(buf, s.ptr, s.len);
-    buf[s.len] = '\0';
-    assert_string_equal(buf, want);
-    assert_int_equal(s.len, n);
-}
 
 static bool slice_starts_with(ew_str s, const char *prefix)
 {
@@ -484,55 +472,49 @@ static void test_column_count_errors(void **state)
     assert_string_equal(ew_decode_error_name(EW_DECODE_COLUMNS), "column_count");
 }
 
+/* Decodes the basic line with column col replaced by each bad value and
+ * expects reason for every one. */
+static void expect_bad_values(size_t col, const char *const *bad, size_t n, ew_decode_error reason)
+{
+    static const char *const good[] = {"1700000000.000", "192.0.2.1", "0.001", "200", "1",
+                                       "d5.cloudfront.net", "Hit", "-"};
+    ew_cf_decoder d;
+    init_decoder(&d, basic_fields, N_BASIC, 1024);
+    for (size_t i = 0; i < n; i++) {
+        char line[256];
+        size_t len = 0;
+        for (size_t c = 0; c < sizeof good / sizeof good[0]; c++)
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", c ? "\t" : "", c == col ? bad[i] : good[c]);
+        ew_cf_record r;
+        ew_decode_error e = decode_cstr(&d, line, &r);
+        if (e != reason)
+            fail_msg("column %zu \"%s\": got %s, want %s", col, bad[i], ew_decode_error_name(e),
+                     ew_decode_error_name(reason));
+    }
+}
+
 static void test_bad_timestamp(void **state)
 {
     (void)state;
-    ew_cf_decoder d;
-    init_decoder(&d, basic_fields, N_BASIC, 1024);
     static const char *const bad[] = {"abc", "-", "", "1700000000.", "-1700000000.000", "17000000x0.000",
                                       "1700000000.0000000000"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char line[256];
-        snprintf(line, sizeof line, "%s\t192.0.2.1\t0.001\t200\t1\td5.cloudfront.net\tHit\t-", bad[i]);
-        ew_cf_record r;
-        ew_decode_error e = decode_cstr(&d, line, &r);
-        if (e != EW_DECODE_TIMESTAMP)
-            fail_msg("timestamp \"%s\": got %s", bad[i], ew_decode_error_name(e));
-    }
+    expect_bad_values(0, bad, sizeof bad / sizeof bad[0], EW_DECODE_TIMESTAMP);
     assert_string_equal(ew_decode_error_name(EW_DECODE_TIMESTAMP), "bad_timestamp");
 }
 
 static void test_bad_status(void **state)
 {
     (void)state;
-    ew_cf_decoder d;
-    init_decoder(&d, basic_fields, N_BASIC, 1024);
     static const char *const bad[] = {"OK", "2O0", "20 0", "1000", "", "+200"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char line[256];
-        snprintf(line, sizeof line, "1700000000.000\t192.0.2.1\t0.001\t%s\t1\td5.cloudfront.net\tHit\t-", bad[i]);
-        ew_cf_record r;
-        ew_decode_error e = decode_cstr(&d, line, &r);
-        if (e != EW_DECODE_STATUS)
-            fail_msg("status \"%s\": got %s", bad[i], ew_decode_error_name(e));
-    }
+    expect_bad_values(3, bad, sizeof bad / sizeof bad[0], EW_DECODE_STATUS);
     assert_string_equal(ew_decode_error_name(EW_DECODE_STATUS), "bad_status");
 }
 
 static void test_bad_bytes(void **state)
 {
     (void)state;
-    ew_cf_decoder d;
-    init_decoder(&d, basic_fields, N_BASIC, 1024);
     static const char *const bad[] = {"12a", "-5", "1.5", "", "12345678901234567890"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char line[256];
-        snprintf(line, sizeof line, "1700000000.000\t192.0.2.1\t0.001\t200\t%s\td5.cloudfront.net\tHit\t-", bad[i]);
-        ew_cf_record r;
-        ew_decode_error e = decode_cstr(&d, line, &r);
-        if (e != EW_DECODE_BYTES)
-            fail_msg("bytes \"%s\": got %s", bad[i], ew_decode_error_name(e));
-    }
+    expect_bad_values(4, bad, sizeof bad / sizeof bad[0], EW_DECODE_BYTES);
     assert_string_equal(ew_decode_error_name(EW_DECODE_BYTES), "bad_bytes");
 }
 

@@ -21,52 +21,12 @@
 
 #include "edgewatch/config.h"
 #include "edgewatch/decode.h"
+#include "decode_asserts.h"
 #include "edgewatch/tools.h"
 
 #define MAX_BYTES 16384
 
 /* ---- helpers ---- */
-
-/* Asserts that a borrowed slice holds exactly want. */
-static void assert_slice(ew_str s, const char *want)
-{
-    char buf[4096];
-    size_t n = strlen(want);
-    assert_true(s.len < sizeof buf);
-    if (s.len)
-        memcpy(buf, s.ptr, s.len);
-    buf[s.len] = '\0';
-    assert_string_equal(buf, want);
-    assert_int_equal(s.len, n);
-}
-
-static void assert_same_slice(ew_str a, ew_str b)
-{
-    assert_int_equal(a.len, b.len);
-    if (a.len)
-        assert_memory_equal(a.ptr, b.ptr, a.len);
-}
-
-/* Everything the pipeline reads from a record, compared by value. */
-static void assert_same_record(const ew_cf_record *a, const ew_cf_record *b)
-{
-    assert_int_equal(a->ts_ms, b->ts_ms);
-    assert_int_equal(a->status, b->status);
-    assert_int_equal(a->bytes, b->bytes);
-    assert_int_equal(a->result, b->result);
-    assert_int_equal(a->ttfb_ms, b->ttfb_ms);
-    assert_int_equal(a->origin_fbl_ms, b->origin_fbl_ms);
-    assert_same_slice(a->distribution_id, b->distribution_id);
-    assert_same_slice(a->host_header, b->host_header);
-    assert_same_slice(a->cs_host, b->cs_host);
-    assert_same_slice(a->tenant_id, b->tenant_id);
-    assert_same_slice(a->client_ip, b->client_ip);
-    assert_same_slice(a->asn, b->asn);
-    assert_same_slice(a->country, b->country);
-    assert_same_slice(a->edge_location, b->edge_location);
-    assert_same_slice(a->uri_stem, b->uri_stem);
-    assert_same_slice(a->uri_path, b->uri_path);
-}
 
 static ew_decode_error rt(const char *json, ew_cf_record *r)
 {

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "edgewatch/decode.h"
+#include "decode_asserts.h"
 
 #define MAX_LINE 65536
 
@@ -29,16 +30,6 @@ static char tmpfiles[32][160];
 static int n_tmpfiles;
 
 /* ---- helpers ---- */
-
-static void assert_slice(ew_str s, const char *want)
-{
-    char buf[4096];
-    assert_true(s.len < sizeof buf);
-    if (s.len)
-        memcpy(buf, s.ptr, s.len);
-    buf[s.len] = '\0';
-    assert_string_equal(buf, want);
-}
 
 static const char *fixture(const char *name)
 {

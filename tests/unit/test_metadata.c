@@ -108,6 +108,26 @@ static void test_alias_lookup(void **state)
     ew_metadata_free(m);
 }
 
+/* Standard-log records carry the id itself: it resolves like a domain. */
+static void test_id_lookup(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    ew_metadata *m = load_text(two_distributions, err, sizeof err, path);
+    assert_non_null(m);
+    const ew_distribution *d = ew_metadata_by_domain(m, S("E2QWRUHAPOMQZL"));
+    assert_non_null(d);
+    assert_string_equal(d->id, "E2QWRUHAPOMQZL");
+    assert_null(ew_metadata_by_domain(m, S("E2QWRUHAPOMQZ")));
+    ew_metadata_free(m);
+    /* An id that is also another distribution's alias is ambiguous. */
+    m = load_text("{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1.cloudfront.net\"},"
+                  "{\"id\": \"E2\", \"domain\": \"d2.cloudfront.net\", \"aliases\": [\"e1\"]}]}",
+                  err, sizeof err, path);
+    assert_null(m);
+    assert_non_null(strstr(err, "belongs to two distributions"));
+}
+
 static void test_unknown_is_null(void **state)
 {
     (void)state;
@@ -268,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_load_and_lookup),
         cmocka_unit_test(test_lookup_is_case_insensitive),
         cmocka_unit_test(test_alias_lookup),
+        cmocka_unit_test(test_id_lookup),
         cmocka_unit_test(test_unknown_is_null),
         cmocka_unit_test(test_null_path_is_empty),
         cmocka_unit_test(test_missing_optional_fields),
