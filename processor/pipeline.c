@@ -34,7 +34,7 @@
 
 typedef struct {
     uint64_t records, decode_errors[EW_DECODE_REASONS], late, unmapped;
-    uint64_t flushes, refused, windows_scored, alerts;
+    uint64_t flushes, refused, pairs_flushed, windows_scored, alerts;
 } counters;
 
 typedef struct {
@@ -113,6 +113,7 @@ static ew_state_status flush(pipeline *p)
     }
     for (size_t i = 0; i < n; i++)
         ew_source_store_offset(p->source, parts[i].partition, parts[i].next_offset);
+    p->n.pairs_flushed += ew_aggregate_pairs(p->agg);
     forget_batch(p);
     return EW_STATE_OK;
 }
@@ -186,6 +187,7 @@ static bool score_window(pipeline *p, int64_t ws)
     if (ew_state_load_window(p->state, ws, &items, &n) != EW_STATE_OK)
         return false;
     bool ok = true;
+    uint64_t alerts_before = p->n.alerts;
     const ew_spike_rule *rule = &p->cfg->request_spike;
     for (size_t i = 0; i < n; i++) {
         ew_score_item *it = &items[i];
@@ -201,6 +203,9 @@ static bool score_window(pipeline *p, int64_t ws)
     ok = ok && ew_sink_flush(p->sink, 10000) && ew_state_finish_window(p->state, ws) == EW_STATE_OK;
     free(items);
     p->n.windows_scored += ok;
+    if (ok)
+        ew_info("scored window %lld: %zu entities, %llu alert events", (long long)ws, n,
+                (unsigned long long)(p->n.alerts - alerts_before));
     return ok;
 }
 
@@ -373,6 +378,10 @@ static void log_summary(const pipeline *p)
             (unsigned long long)p->n.records, (unsigned long long)errors, (unsigned long long)p->n.late,
             (unsigned long long)p->n.unmapped, (unsigned long long)p->n.flushes, (unsigned long long)p->n.refused,
             (unsigned long long)p->n.windows_scored, (unsigned long long)p->n.alerts);
+    const ew_state_stats *st = ew_state_stats_of(p->state);
+    ew_info("valkey: %llu round trips, %llu commands sent, %llu (entity, window) pairs flushed",
+            (unsigned long long)st->round_trips, (unsigned long long)st->commands,
+            (unsigned long long)p->n.pairs_flushed);
 }
 
 static bool open_stages(pipeline *p, const ew_config *cfg)

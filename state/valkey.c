@@ -34,7 +34,18 @@ struct ew_state {
     size_t buf_len, buf_cap;
     size_t *arg_off, *arg_len;
     size_t n_args, cap_args;
+    ew_state_stats stats;
 };
+
+/* Every exchange with the server goes through here, so `make bench` and
+ * the shutdown line can show that Valkey work follows flushes, not records. */
+static void count_trip(ew_state *s, size_t commands)
+{
+    s->stats.round_trips++;
+    s->stats.commands += commands;
+}
+
+const ew_state_stats *ew_state_stats_of(const ew_state *s) { return &s->stats; }
 
 const char *ew_state_last_error(const ew_state *s) { return s->error; }
 
@@ -59,6 +70,7 @@ static void drop_connection(ew_state *s)
 
 static bool load_script(ew_state *s, const char *text, char sha[41])
 {
+    count_trip(s, 1);
     redisReply *r = redisCommand(s->ctx, "SCRIPT LOAD %s", text);
     if (!r || r->type != REDIS_REPLY_STRING) {
         if (r)
@@ -75,6 +87,7 @@ static bool authenticate(ew_state *s)
 {
     if (!s->cfg->valkey_password || !*s->cfg->valkey_password)
         return true;
+    count_trip(s, 1);
     redisReply *r = redisCommand(s->ctx, "AUTH %s", s->cfg->valkey_password);
     bool ok = r && r->type == REDIS_REPLY_STATUS;
     if (r && !ok)
@@ -177,12 +190,15 @@ static redisReply *eval_args(ew_state *s, char sha[41], const char *script_text)
         argv[i + 3] = s->buf + s->arg_off[i];
         lens[i + 3] = s->arg_len[i];
     }
+    count_trip(s, 1);
     redisReply *r = redisCommandArgv(s->ctx, (int)n, argv, lens);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
         r = NULL;
-        if (load_script(s, script_text, sha))
+        if (load_script(s, script_text, sha)) {
+            count_trip(s, 1);
             r = redisCommandArgv(s->ctx, (int)n, argv, lens);
+        }
     }
     free(argv);
     free(lens);
@@ -266,6 +282,7 @@ ew_state_status ew_state_partition(ew_state *s, const char *topic, int32_t parti
     snprintf(field, sizeof field, "%d", partition);
     redisAppendCommand(s->ctx, "HGET %soff:%s %s", s->cfg->prefix, topic, field);
     redisAppendCommand(s->ctx, "HGET %swm:%s %s", s->cfg->prefix, topic, field);
+    count_trip(s, 2);
     redisReply *off = NULL, *wm = NULL;
     if (redisGetReply(s->ctx, (void **)&off) != REDIS_OK || redisGetReply(s->ctx, (void **)&wm) != REDIS_OK) {
         freeReplyObject(off);
@@ -350,6 +367,7 @@ static void parse_incident(const redisReply *h, ew_incident *inc)
 
 static ew_state_status read_members(ew_state *s, int64_t window_start_ms, redisReply **members)
 {
+    count_trip(s, 1);
     *members = redisCommand(s->ctx, "SMEMBERS %swin:%lld", s->cfg->prefix, (long long)(window_start_ms / 1000));
     if (!*members) {
         drop_connection(s);
@@ -377,6 +395,7 @@ ew_state_status ew_state_load_window(ew_state *s, int64_t window_start_ms, ew_sc
         redisAppendCommand(s->ctx, "HGETALL %sbase:request_spike:%s", P, e);
         redisAppendCommand(s->ctx, "HGETALL %sinc:request_spike:%s", P, e);
     }
+    count_trip(s, 3 * members->elements);
     ew_score_item *out = calloc(members->elements + 1, sizeof *out);
     ew_state_status st = EW_STATE_OK;
     for (size_t i = 0; i < members->elements; i++) {
@@ -429,6 +448,8 @@ static size_t append_item_writes(ew_state *s, const ew_score_item *it)
 static ew_state_status drain_replies(ew_state *s, size_t n)
 {
     ew_state_status st = EW_STATE_OK;
+    if (n)
+        count_trip(s, n);
     for (size_t i = 0; i < n; i++) {
         redisReply *r = NULL;
         if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {

@@ -30,6 +30,14 @@ typedef struct {
 
 typedef struct ew_state ew_state;
 
+/* Client-side traffic: one round trip is one write of commands followed by
+ * reading all their replies (a pipeline or a script call counts once). */
+typedef struct {
+    uint64_t round_trips;
+    uint64_t commands;
+} ew_state_stats;
+const ew_state_stats *ew_state_stats_of(const ew_state *s);
+
 /* Connects lazily: a server that is down at start is retried on use. */
 ew_state *ew_state_open(const ew_config *cfg);
 void ew_state_close(ew_state *s);
