@@ -1,12 +1,15 @@
 /* aggregate.c -- fold decoded records into per-(entity, window) deltas.
  *
- * The pair table is allocated once at start with room for max_pairs at a
- * load factor of one half; clearing after a flush touches only the slots
- * that were used (kept in an insertion-order list), so a flush of a few
- * pairs does not pay for a large table.
+ * Deltas live in a dense array in insertion order, found through an
+ * open-addressing index of 32-bit positions sized for max_pairs at a load
+ * factor of one half. Memory touched therefore follows the pairs actually
+ * held (the array is allocated once, and the OS backs only the pages used),
+ * and clearing after a flush is one memset of the used prefix plus the
+ * index slots those pairs took.
  */
 #include "edgewatch/aggregate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,10 +29,11 @@ typedef struct {
 } entity_entry;
 
 struct ew_aggregate {
-    ew_delta *slots;
-    size_t n_slots;        /* power of two, >= 2 * max_pairs */
-    uint32_t *used;        /* slot indexes in insertion order */
+    ew_delta *deltas;      /* dense, insertion order, max_pairs capacity */
+    uint32_t *slot_of;     /* index slot taken by deltas[i] */
     size_t n_used;
+    uint32_t *index;       /* position in deltas + 1; 0 = empty */
+    size_t n_slots;        /* power of two, >= 2 * max_pairs */
     size_t max_pairs;
     entity_entry *entities;
     size_t n_entities, cap_entities;
@@ -50,8 +54,9 @@ ew_aggregate *ew_aggregate_new(size_t max_pairs)
     ew_aggregate *a = calloc(1, sizeof *a);
     a->max_pairs = max_pairs;
     a->n_slots = pow2_at_least(2 * max_pairs);
-    a->slots = calloc(a->n_slots, sizeof *a->slots);
-    a->used = calloc(max_pairs, sizeof *a->used);
+    a->index = calloc(a->n_slots, sizeof *a->index);
+    a->deltas = calloc(max_pairs, sizeof *a->deltas);
+    a->slot_of = calloc(max_pairs, sizeof *a->slot_of);
     a->n_entity_index = 1024;
     a->entity_index = calloc(a->n_entity_index, sizeof *a->entity_index);
     return a;
@@ -65,8 +70,9 @@ void ew_aggregate_free(ew_aggregate *a)
         free(a->entities[i].name);
     free(a->entities);
     free(a->entity_index);
-    free(a->slots);
-    free(a->used);
+    free(a->index);
+    free(a->deltas);
+    free(a->slot_of);
     free(a);
 }
 
@@ -118,16 +124,18 @@ ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_sta
 {
     uint64_t key = ((uint64_t)entity << 40) ^ (uint64_t)window_start_ms;
     size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & (a->n_slots - 1);
-    for (; a->slots[i].used; i = (i + 1) & (a->n_slots - 1))
-        if (a->slots[i].entity == entity && a->slots[i].window_start_ms == window_start_ms)
-            return &a->slots[i];
+    for (uint32_t v; (v = a->index[i]); i = (i + 1) & (a->n_slots - 1)) {
+        ew_delta *d = &a->deltas[v - 1];
+        if (d->entity == entity && d->window_start_ms == window_start_ms)
+            return d;
+    }
     if (a->n_used >= a->max_pairs)
         return NULL;
-    ew_delta *d = &a->slots[i];
-    d->used = true;
+    ew_delta *d = &a->deltas[a->n_used];
     d->entity = entity;
     d->window_start_ms = window_start_ms;
-    a->used[a->n_used++] = (uint32_t)i;
+    a->slot_of[a->n_used] = (uint32_t)i;
+    a->index[i] = (uint32_t)++a->n_used;
     return d;
 }
 
@@ -168,16 +176,18 @@ void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
         d->late++;
     else
         d->on_time = true;
+    ew_topk_add_record(&d->top, r);
 }
 
 size_t ew_aggregate_pairs(const ew_aggregate *a) { return a->n_used; }
 bool ew_aggregate_full(const ew_aggregate *a) { return a->n_used >= a->max_pairs; }
-const ew_delta *ew_aggregate_pair(const ew_aggregate *a, size_t i) { return &a->slots[a->used[i]]; }
+const ew_delta *ew_aggregate_pair(const ew_aggregate *a, size_t i) { return &a->deltas[i]; }
 
 void ew_aggregate_clear(ew_aggregate *a)
 {
     for (size_t i = 0; i < a->n_used; i++)
-        memset(&a->slots[a->used[i]], 0, sizeof a->slots[0]);
+        a->index[a->slot_of[i]] = 0;
+    memset(a->deltas, 0, a->n_used * sizeof *a->deltas);
     a->n_used = 0;
 }
 
@@ -203,4 +213,47 @@ size_t ew_delta_fields(const ew_delta *d, ew_field_value *out)
     for (int i = 0; i < EW_LAT_BUCKETS; i++)
         n = put(out, n, origin_names[i], d->origin_fbl[i]);
     return n;
+}
+
+const char *ew_counter_name(int index)
+{
+    static const char *const fixed[EW_C_STATUS] = {"req", "bytes", "late"};
+    if (index < 0 || index >= EW_COUNTERS)
+        return NULL;
+    if (index < EW_C_STATUS)
+        return fixed[index];
+    if (index < EW_C_RESULT)
+        return status_names[index - EW_C_STATUS];
+    if (index < EW_C_TTFB)
+        return result_names[index - EW_C_RESULT];
+    if (index < EW_C_ORIGIN)
+        return ttfb_names[index - EW_C_TTFB];
+    return origin_names[index - EW_C_ORIGIN];
+}
+
+int ew_counter_index(const char *name)
+{
+    for (int i = 0; i < EW_COUNTERS; i++)
+        if (strcmp(ew_counter_name(i), name) == 0)
+            return i;
+    return -1;
+}
+
+int32_t ew_latency_quantile(const uint64_t hist[EW_LAT_BUCKETS], double q)
+{
+    uint64_t total = 0;
+    for (int b = 0; b < EW_LAT_BUCKETS; b++)
+        total += hist[b];
+    if (!total)
+        return -1;
+    /* The smallest rank r with r >= q * total, counted from 1. */
+    double want = q * (double)total;
+    uint64_t rank = want <= 1 ? 1 : (uint64_t)ceil(want);
+    uint64_t seen = 0;
+    for (int b = 0; b < EW_LAT_BUCKETS - 1; b++) {
+        seen += hist[b];
+        if (seen >= rank)
+            return ew_latency_bounds_ms[b];
+    }
+    return ew_latency_bounds_ms[EW_LAT_BUCKETS - 2];
 }

@@ -8,6 +8,7 @@
 #include "edgewatch/common.h"
 #include "edgewatch/decode.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -207,6 +208,7 @@ static const option options[] = {
     OPT("flush.interval", T_DURATION, flush_interval_ms),
     OPT("flush.max_pairs", T_SIZE, flush_max_pairs),
     OPT("state.retention", T_DURATION, retention_ms),
+    OPT("state.window_retention", T_DURATION, window_retention_ms),
     OPT("rules.request_spike.enabled", T_BOOL, request_spike.enabled),
     OPT("rules.request_spike.short_window", T_DURATION, request_spike.short_window_ms),
     OPT("rules.request_spike.z_warning", T_DOUBLE, request_spike.z_warning),
@@ -527,6 +529,13 @@ size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
         add_error(errs, "cloudfront.max_line_bytes must be at least 64");
     if (cfg->retention_ms < cfg->request_spike.short_window_ms)
         add_error(errs, "state.retention must be at least rules.request_spike.short_window");
+    if (cfg->window_retention_ms && cfg->window_retention_ms < cfg->request_spike.short_window_ms)
+        add_error(errs, "state.window_retention must be at least rules.request_spike.short_window");
+    if (cfg->window_retention_ms && cfg->window_retention_ms < 2 * cfg->window_ms + cfg->lateness_ms)
+        add_error(errs, "state.window_retention must be at least 2 x window.width + window.allowed_lateness");
+    if (cfg->window_retention_ms > cfg->retention_ms)
+        add_error(errs, "state.window_retention (%llds) must not exceed state.retention (%llds)",
+                  (long long)(ew_config_window_ttl_ms(cfg) / 1000), (long long)(cfg->retention_ms / 1000));
     if (cfg->request_spike.z_critical < cfg->request_spike.z_warning)
         add_error(errs, "rules.request_spike.z_critical must be >= z_warning");
     if (cfg->request_spike.z_warning <= 0)
@@ -544,6 +553,48 @@ size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
     else
         add_error(errs, "kafka: %s", err);
     return errs->n - before;
+}
+
+int ew_config_load_cli(ew_config *cfg, const char *cmd, const char *path, const char *const *sets, size_t n_sets)
+{
+    ew_config_errors errs = {.n = 0};
+    ew_config_load(cfg, path, &errs);
+    for (size_t i = 0; i < n_sets; i++)
+        ew_config_set(cfg, sets[i], &errs);
+    if (errs.n == 0)
+        ew_config_validate(cfg, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "edgewatch %s: %s\n", cmd, errs.lines[i]);
+    return errs.n ? EW_EXIT_USAGE : 0;
+}
+
+bool ew_config_set_namespace(ew_config *cfg, const char *ns, char *err, size_t errcap)
+{
+    size_t n = strlen(ns);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)ns[i]) || ns[i] == '_' || ns[i] == '.' || ns[i] == '-';
+    if (!ok) {
+        snprintf(err, errcap, "namespace \"%s\" must be 1-64 characters of A-Z a-z 0-9 _ . -", ns);
+        return false;
+    }
+    char *prefix;
+    if (asprintf(&prefix, "%sns:%s:", cfg->prefix, ns) < 0) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    free(cfg->prefix);
+    cfg->prefix = prefix;
+    return true;
+}
+
+int64_t ew_config_window_ttl_ms(const ew_config *cfg)
+{
+    if (cfg->window_retention_ms)
+        return cfg->window_retention_ms;
+    int64_t day = 86400LL * 1000;
+    int64_t ttl = cfg->request_spike.short_window_ms > day ? cfg->request_spike.short_window_ms : day;
+    return ttl < cfg->retention_ms ? ttl : cfg->retention_ms;
 }
 
 rd_kafka_conf_t *ew_config_kafka(const ew_config *cfg, const char *const *extra, char *err, size_t errcap)

@@ -30,6 +30,7 @@ static const char usage[] =
     "commands:\n"
     "  run -c FILE        join the consumer group and process until SIGTERM/SIGINT\n"
     "  check -c FILE      validate a configuration; print every problem\n"
+    "  state show -c FILE print stored aggregates of a distribution or project as JSON\n"
     "  dev-kafka          run the embedded Kafka broker (librdkafka mock cluster)\n"
     "  gen                write synthetic CloudFront logs with labelled anomalies\n"
     "  version            print the version\n"
@@ -95,15 +96,7 @@ static int load_config(int argc, char **argv, const char *help, ew_config *cfg)
         fprintf(stderr, "edgewatch %s: -c FILE is required\n", argv[0]);
         return EW_EXIT_USAGE;
     }
-    ew_config_errors errs = {.n = 0};
-    ew_config_load(cfg, path, &errs);
-    for (size_t i = 0; i < n_sets; i++)
-        ew_config_set(cfg, sets[i], &errs);
-    if (errs.n == 0)
-        ew_config_validate(cfg, &errs);
-    for (size_t i = 0; i < errs.n; i++)
-        fprintf(stderr, "edgewatch %s: %s\n", argv[0], errs.lines[i]);
-    return errs.n ? EW_EXIT_USAGE : 0;
+    return ew_config_load_cli(cfg, argv[0], path, sets, n_sets);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -154,6 +147,8 @@ int main(int argc, char **argv)
         return ew_cmd_dev_kafka(argc - 1, argv + 1);
     if (strcmp(cmd, "gen") == 0)
         return ew_cmd_gen(argc - 1, argv + 1);
+    if (strcmp(cmd, "state") == 0)
+        return ew_cmd_state(argc - 1, argv + 1);
     fprintf(stderr, "edgewatch: unknown command \"%s\" (see edgewatch --help)\n", cmd);
     return EW_EXIT_USAGE;
 }

@@ -180,3 +180,4 @@ const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id)
 }
 
 size_t ew_metadata_count(const ew_metadata *m) { return m->n_dists; }
+const ew_distribution *ew_metadata_at(const ew_metadata *m, size_t i) { return i < m->n_dists ? &m->dists[i] : NULL; }

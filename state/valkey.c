@@ -211,6 +211,21 @@ static redisReply *eval_args(ew_state *s, char sha[41], const char *script_text)
 
 /* ---- flush ---- */
 
+/* Top lists as (field, "COUNT\tVALUE\n"...) pairs, preceded by their number. */
+static void push_tops(ew_state *s, const ew_topk *top)
+{
+    char text[EW_DIMS][EW_TOPK_TEXT_MAX];
+    size_t len[EW_DIMS], n = 0;
+    for (int d = 0; d < EW_DIMS; d++)
+        n += (len[d] = ew_topk_format(top, (ew_dim)d, text[d], sizeof text[d])) > 0;
+    args_i64(s, (int64_t)n);
+    for (int d = 0; d < EW_DIMS; d++)
+        if (len[d]) {
+            args_str(s, ew_dim_field((ew_dim)d));
+            args_push(s, text[d], len[d]);
+        }
+}
+
 static void push_pairs(ew_state *s, const ew_aggregate *agg)
 {
     size_t pairs = ew_aggregate_pairs(agg);
@@ -227,6 +242,7 @@ static void push_pairs(ew_state *s, const ew_aggregate *agg)
             args_str(s, fields[f].name);
             args_i64(s, (int64_t)fields[f].value);
         }
+        push_tops(s, &d->top);
     }
 }
 
@@ -239,6 +255,7 @@ ew_state_status ew_state_flush(ew_state *s, const char *topic, const ew_flush_pa
     args_str(s, s->cfg->prefix);
     args_str(s, topic);
     args_i64(s, s->cfg->retention_ms / 1000);
+    args_i64(s, ew_config_window_ttl_ms(s->cfg) / 1000);
     args_i64(s, (int64_t)n_parts);
     for (size_t i = 0; i < n_parts; i++) {
         args_i64(s, parts[i].partition);
@@ -481,7 +498,8 @@ ew_state_status ew_state_finish_window(ew_state *s, int64_t window_start_ms)
         return EW_STATE_DOWN;
     const char *P = s->cfg->prefix;
     long long ws = (long long)(window_start_ms / 1000);
-    redisAppendCommand(s->ctx, "SET %sclaim:%lld done EX %lld", P, ws, (long long)(s->cfg->retention_ms / 1000));
+    redisAppendCommand(s->ctx, "SET %sclaim:%lld done EX %lld", P, ws,
+                       (long long)(ew_config_window_ttl_ms(s->cfg) / 1000));
     redisAppendCommand(s->ctx, "ZREM %spending %lld", P, ws);
     return drain_replies(s, 2);
 }
@@ -502,4 +520,66 @@ ew_state_status ew_state_register_partitions(ew_state *s, const char *topic, con
     ew_state_status st = r->type == REDIS_REPLY_INTEGER ? EW_STATE_OK : EW_STATE_DOWN;
     freeReplyObject(r);
     return st;
+}
+
+/* ---- reading stored totals back ---- */
+
+static void parse_stored(const redisReply *h, int64_t start_ms, ew_stored_window *w)
+{
+    memset(w, 0, sizeof *w);
+    w->start_ms = start_ms;
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const char *name = h->element[i]->str, *value = h->element[i + 1]->str;
+        int c = ew_counter_index(name);
+        if (c >= 0)
+            w->counters[c] = strtoull(value, NULL, 10);
+        else if (strncmp(name, "top:", 4) == 0 && w->n_tops < EW_MAX_STORED_TOPS) {
+            w->top_fields[w->n_tops] = name;
+            w->top_texts[w->n_tops++] = value;
+        }
+    }
+}
+
+/* HGETALL of up to `batch` consecutive windows in one round trip. */
+static ew_state_status read_batch(ew_state *s, const char *kind, const char *entity, int64_t first_ms, int64_t step_ms,
+                                  size_t batch, ew_stored_window_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < batch; i++)
+        redisAppendCommand(s->ctx, "HGETALL %s%s:%s:%lld", s->cfg->prefix, kind, entity,
+                           (long long)((first_ms + (int64_t)i * step_ms) / 1000));
+    count_trip(s, batch);
+    ew_stored_window w;
+    for (size_t i = 0; i < batch; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+            drop_connection(s);
+            return EW_STATE_DOWN;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+            parse_stored(r, first_ms + (int64_t)i * step_ms, &w);
+            fn(ctx, &w);
+        }
+        freeReplyObject(r);
+    }
+    return EW_STATE_OK;
+}
+
+ew_state_status ew_state_read_range(ew_state *s, const char *entity, bool hourly, int64_t from_ms, int64_t to_ms,
+                                    ew_stored_window_fn fn, void *ctx)
+{
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    int64_t step = hourly ? 3600000 : s->cfg->window_ms;
+    int64_t first = ew_window_start(from_ms, step);
+    const size_t per_trip = 1000;
+    for (int64_t ws = first; ws < to_ms;) {
+        size_t batch = 0;
+        while (batch < per_trip && ws + (int64_t)batch * step < to_ms)
+            batch++;
+        ew_state_status st = read_batch(s, hourly ? "hagg" : "agg", entity, ws, step, batch, fn, ctx);
+        if (st != EW_STATE_OK)
+            return st;
+        ws += (int64_t)batch * step;
+    }
+    return EW_STATE_OK;
 }

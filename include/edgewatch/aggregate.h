@@ -11,6 +11,7 @@
 
 #include "edgewatch/common.h"
 #include "edgewatch/decode.h"
+#include "edgewatch/topk.h"
 
 /* Upper bounds in ms of the latency histogram buckets; the last is open. */
 #define EW_LAT_BUCKETS 14
@@ -29,7 +30,7 @@ typedef struct {
     uint32_t origin_fbl[EW_LAT_BUCKETS];
     uint32_t late;
     bool on_time;                       /* some record arrived before the watermark */
-    bool used;
+    ew_topk top;                        /* heaviest values per dimension */
 } ew_delta;
 
 typedef struct {
@@ -60,5 +61,27 @@ void ew_aggregate_clear(ew_aggregate *a);
 /* The non-zero counters of a delta under their stored hash field names. */
 size_t ew_delta_fields(const ew_delta *d, ew_field_value *out);
 int ew_latency_bucket(int32_t ms);
+
+/* Stored totals read back (state show, scoring), 64-bit because hourly and
+ * per-project sums outgrow a delta's 32-bit counters. Index order matches
+ * the stored field names: req bytes late, status classes, cache results,
+ * then the two latency histograms. */
+enum {
+    EW_C_REQ,
+    EW_C_BYTES,
+    EW_C_LATE,
+    EW_C_STATUS,
+    EW_C_RESULT = EW_C_STATUS + EW_STATUS_CLASSES,
+    EW_C_TTFB = EW_C_RESULT + EW_RESULT_COUNT,
+    EW_C_ORIGIN = EW_C_TTFB + EW_LAT_BUCKETS,
+    EW_COUNTERS = EW_C_ORIGIN + EW_LAT_BUCKETS
+};
+/* Index of a stored field name, or -1 for anything else. */
+int ew_counter_index(const char *name);
+const char *ew_counter_name(int index);
+/* Latency in ms at quantile q (0..1) of a histogram: the upper bound of the
+ * bucket holding that rank (the open last bucket reports its lower bound,
+ * 10000). -1 when the histogram is empty. */
+int32_t ew_latency_quantile(const uint64_t hist[EW_LAT_BUCKETS], double q);
 
 #endif

@@ -62,7 +62,8 @@ typedef struct {
     int64_t idle_timeout_ms;
     int64_t flush_interval_ms;
     size_t flush_max_pairs;
-    int64_t retention_ms;
+    int64_t retention_ms;        /* hourly rollups, baselines, offsets */
+    int64_t window_retention_ms; /* per-window keys; 0 = derived (ew_config_window_ttl_ms) */
 
     ew_spike_rule request_spike;
 
@@ -87,6 +88,17 @@ bool ew_config_set(ew_config *cfg, const char *assignment, ew_config_errors *err
 /* Cross-field checks after all overrides. Returns number of problems. */
 size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs);
 void ew_config_free(ew_config *cfg);
+/* For subcommands: loads path, applies the --set overrides and validates,
+ * printing every problem as "edgewatch CMD: problem" on stderr. Returns 0,
+ * or EW_EXIT_USAGE when there was a problem. */
+int ew_config_load_cli(ew_config *cfg, const char *cmd, const char *path, const char *const *sets, size_t n_sets);
+/* Moves every key under "<prefix>ns:<ns>:" so a replay or an experiment never
+ * touches live state. ns is 1-64 of [A-Za-z0-9_.-]; false (err set) if not. */
+bool ew_config_set_namespace(ew_config *cfg, const char *ns, char *err, size_t errcap);
+/* TTL of per-window keys: state.window_retention, or when unset the longest
+ * span that still reads single windows (the short baseline), at least 1 day,
+ * at most state.retention. */
+int64_t ew_config_window_ttl_ms(const ew_config *cfg);
 
 /* Builds a librdkafka configuration from the "kafka" passthrough. extra is a
  * NULL-terminated key,value,... list applied afterwards (may be NULL). */

@@ -31,5 +31,7 @@ void ew_metadata_free(ew_metadata *m);
 const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain);
 const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id);
 size_t ew_metadata_count(const ew_metadata *m);
+/* The i-th distribution in file order, NULL past the end. */
+const ew_distribution *ew_metadata_at(const ew_metadata *m, size_t i);
 
 #endif

@@ -64,4 +64,21 @@ ew_state_status ew_state_save_window(ew_state *s, const ew_score_item *items, si
 /* Marks a window scored for good and drops it from the pending set. */
 ew_state_status ew_state_finish_window(ew_state *s, int64_t window_start_ms);
 
+/* One stored window (or hour) of an entity as read back; top lists are the
+ * stored "COUNT\tVALUE\n" text under their field names ("top:ip", ...).
+ * Pointers are valid during the callback only. */
+#define EW_MAX_STORED_TOPS 8
+typedef struct {
+    int64_t start_ms;
+    uint64_t counters[EW_COUNTERS];
+    const char *top_fields[EW_MAX_STORED_TOPS];
+    const char *top_texts[EW_MAX_STORED_TOPS];
+    size_t n_tops;
+} ew_stored_window;
+typedef void (*ew_stored_window_fn)(void *ctx, const ew_stored_window *w);
+/* Calls fn, in time order, for each stored window of entity whose start is
+ * in [from_ms, to_ms): per-window hashes, or the hourly rollups when hourly. */
+ew_state_status ew_state_read_range(ew_state *s, const char *entity, bool hourly, int64_t from_ms, int64_t to_ms,
+                                    ew_stored_window_fn fn, void *ctx);
+
 #endif

@@ -13,6 +13,9 @@ int ew_cmd_dev_kafka(int argc, char **argv);
 /* `edgewatch gen`: deterministic synthetic CloudFront real-time logs (tools/gen.c). */
 int ew_cmd_gen(int argc, char **argv);
 
+/* `edgewatch state show`: stored aggregates as JSON (tools/state_cli.c). */
+int ew_cmd_state(int argc, char **argv);
+
 /* Transcoders from a real-time TSV line (names = its selected fields, in
  * any order, as in the config) to the other encodings on the topic, for
  * `edgewatch gen --encoding` and the tests. Each returns the bytes written,

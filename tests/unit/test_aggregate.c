@@ -94,7 +94,7 @@ static void test_slot_find_or_insert(void **state)
     assert_int_equal(ew_aggregate_pairs(a), 0);
     ew_delta *d = ew_aggregate_slot(a, e1, 60000);
     assert_non_null(d);
-    assert_true(d->used);
+    assert_int_equal(ew_aggregate_pairs(a), 1);
     assert_int_equal(d->entity, e1);
     assert_int_equal(d->window_start_ms, 60000);
     assert_int_equal(d->requests, 0);
@@ -363,6 +363,47 @@ static void test_clear_resets(void **state)
     ew_aggregate_free(a);
 }
 
+static void test_counter_names_round_trip(void **state)
+{
+    (void)state;
+    assert_int_equal(EW_COUNTERS, 43);
+    for (int i = 0; i < EW_COUNTERS; i++)
+        assert_int_equal(ew_counter_index(ew_counter_name(i)), i);
+    assert_int_equal(ew_counter_index("req"), EW_C_REQ);
+    assert_int_equal(ew_counter_index("s403"), EW_C_STATUS + EW_S403);
+    assert_int_equal(ew_counter_index("miss"), EW_C_RESULT + EW_RESULT_MISS);
+    assert_int_equal(ew_counter_index("t0"), EW_C_TTFB);
+    assert_int_equal(ew_counter_index("o13"), EW_C_ORIGIN + 13);
+    assert_int_equal(ew_counter_index("top:ip"), -1);
+    assert_null(ew_counter_name(EW_COUNTERS));
+    /* Every field a delta stores reads back into its counter. */
+    ew_delta d;
+    memset(&d, 0, sizeof d);
+    ew_cf_record r = rec(403, 7, EW_RESULT_ERROR, 3, 15000);
+    ew_delta_add(&d, &r, true);
+    ew_field_value f[EW_DELTA_MAX_FIELDS];
+    size_t n = ew_delta_fields(&d, f);
+    for (size_t i = 0; i < n; i++)
+        assert_true(ew_counter_index(f[i].name) >= 0);
+}
+
+static void test_latency_quantile(void **state)
+{
+    (void)state;
+    uint64_t h[EW_LAT_BUCKETS] = {0};
+    assert_int_equal(ew_latency_quantile(h, 0.5), -1);
+    h[ew_latency_bucket(3)] = 50;    /* <= 5 ms */
+    h[ew_latency_bucket(80)] = 45;   /* <= 100 ms */
+    h[ew_latency_bucket(700)] = 4;   /* <= 1000 ms */
+    h[ew_latency_bucket(20000)] = 1; /* open bucket */
+    assert_int_equal(ew_latency_quantile(h, 0.50), 5);
+    assert_int_equal(ew_latency_quantile(h, 0.51), 100);
+    assert_int_equal(ew_latency_quantile(h, 0.95), 100);
+    assert_int_equal(ew_latency_quantile(h, 0.99), 1000);
+    assert_int_equal(ew_latency_quantile(h, 1.0), 10000);
+    assert_int_equal(ew_latency_quantile(h, 0.0), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +417,8 @@ int main(void)
         cmocka_unit_test(test_delta_only_late),
         cmocka_unit_test(test_delta_fields),
         cmocka_unit_test(test_clear_resets),
+        cmocka_unit_test(test_counter_names_round_trip),
+        cmocka_unit_test(test_latency_quantile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -618,6 +618,49 @@ static void test_empty_unknown_section(void **state)
     ew_config_free(&cfg);
 }
 
+/* Per-window keys live as long as the short baseline needs, at least a day,
+ * never longer than the hourly data. */
+static void test_window_retention(void **state)
+{
+    (void)state;
+    ew_config cfg;
+    ew_config_defaults(&cfg);
+    assert_int_equal(ew_config_window_ttl_ms(&cfg), 86400LL * 1000);
+    ew_config_errors errs = {.n = 0};
+    assert_true(ew_config_set(&cfg, "rules.request_spike.short_window=30h", &errs));
+    assert_int_equal(ew_config_window_ttl_ms(&cfg), 30LL * 3600 * 1000);
+    assert_true(ew_config_set(&cfg, "state.retention=20h", &errs));
+    assert_int_equal(ew_config_window_ttl_ms(&cfg), 20LL * 3600 * 1000);
+    assert_true(ew_config_set(&cfg, "state.retention=14d", &errs));
+    assert_true(ew_config_set(&cfg, "state.window_retention=2d", &errs));
+    assert_int_equal(ew_config_window_ttl_ms(&cfg), 2LL * 86400 * 1000);
+    assert_int_equal(ew_config_validate(&cfg, &errs), 0);
+    assert_true(ew_config_set(&cfg, "state.window_retention=1h", &errs));
+    assert_int_equal(ew_config_validate(&cfg, &errs), 1);
+    assert_true(any_error_contains(&errs, "state.window_retention must be at least rules.request_spike.short_window"));
+    errs.n = 0;
+    assert_true(ew_config_set(&cfg, "state.window_retention=15d", &errs));
+    assert_int_equal(ew_config_validate(&cfg, &errs), 1);
+    assert_true(any_error_contains(&errs, "must not exceed state.retention"));
+    ew_config_free(&cfg);
+}
+
+static void test_namespace_prefix(void **state)
+{
+    (void)state;
+    ew_config cfg;
+    ew_config_defaults(&cfg);
+    char err[256];
+    assert_true(ew_config_set_namespace(&cfg, "tune-3h_v1.2", err, sizeof err));
+    assert_string_equal(cfg.prefix, "ew:ns:tune-3h_v1.2:");
+    assert_false(ew_config_set_namespace(&cfg, "a b", err, sizeof err));
+    assert_non_null(strstr(err, "\"a b\""));
+    assert_false(ew_config_set_namespace(&cfg, "", err, sizeof err));
+    assert_false(ew_config_set_namespace(&cfg, "x:y", err, sizeof err));
+    assert_string_equal(cfg.prefix, "ew:ns:tune-3h_v1.2:");
+    ew_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -638,6 +681,8 @@ int main(void)
         cmocka_unit_test_setup(test_format_time, clear_env),
         cmocka_unit_test_setup(test_avro_schemas, clear_env),
         cmocka_unit_test_setup(test_empty_unknown_section, clear_env),
+        cmocka_unit_test_setup(test_window_retention, clear_env),
+        cmocka_unit_test_setup(test_namespace_prefix, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
