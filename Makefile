@@ -136,9 +136,15 @@ fuzz: fuzz-build
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=8
 
-# ---- decode benchmark (bench/) ----
-# Decodes a generated file of all-69-field lines with ew_decode_message and
-# compares the rate with `wc -l` on the same file; see bench/run.sh.
+# ---- benchmarks (bench/) ----
+# 1. bench/run.sh: decodes a generated file of all-69-field lines with
+#    ew_decode_message and compares the rate with `wc -l` on the same file.
+# 2. bench/state.sh: one member over a pre-filled topic on the test stack;
+#    Valkey round trips and commands (client and server side) per million
+#    records against issue 4's targets.
+# 3. bench_memory: resident memory of the metadata and the aggregator per
+#    active distribution, for 1000, 5000 and 10000 distributions.
+# Figures only; see docs/performance.md.
 BENCH_DIR := $(BUILD)/bench
 
 $(BENCH_DIR)/%.o: bench/%.c | $(GEN_C)
@@ -148,8 +154,13 @@ $(BENCH_DIR)/%.o: bench/%.c | $(GEN_C)
 $(BENCH_DIR)/bench_decode: $(BENCH_DIR)/bench_decode.o $(BUILD)/libedgewatch.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-bench: all $(BENCH_DIR)/bench_decode
+$(BENCH_DIR)/bench_memory: $(BENCH_DIR)/bench_memory.o $(BUILD)/libedgewatch.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+bench: all $(BENCH_DIR)/bench_decode $(BENCH_DIR)/bench_memory
 	EDGEWATCH=$(BUILD)/edgewatch BENCH_DECODE=$(BENCH_DIR)/bench_decode bash bench/run.sh
+	EDGEWATCH=$(BUILD)/edgewatch bash bench/state.sh
+	$(BENCH_DIR)/bench_memory
 
 clean:
 	rm -rf build

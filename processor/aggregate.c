@@ -34,6 +34,7 @@ struct ew_aggregate {
     size_t n_used;
     uint32_t *index;       /* position in deltas + 1; 0 = empty */
     size_t n_slots;        /* power of two, >= 2 * max_pairs */
+    unsigned slot_shift;   /* 64 - log2(n_slots) */
     size_t max_pairs;
     entity_entry *entities;
     size_t n_entities, cap_entities;
@@ -54,6 +55,9 @@ ew_aggregate *ew_aggregate_new(size_t max_pairs)
     ew_aggregate *a = calloc(1, sizeof *a);
     a->max_pairs = max_pairs;
     a->n_slots = pow2_at_least(2 * max_pairs);
+    a->slot_shift = 64;
+    for (size_t n = a->n_slots; n > 1; n >>= 1)
+        a->slot_shift--;
     a->index = calloc(a->n_slots, sizeof *a->index);
     a->deltas = calloc(max_pairs, sizeof *a->deltas);
     a->slot_of = calloc(max_pairs, sizeof *a->slot_of);
@@ -123,7 +127,9 @@ size_t ew_entity_count(const ew_aggregate *a) { return a->n_entities; }
 ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
 {
     uint64_t key = ((uint64_t)entity << 40) ^ (uint64_t)window_start_ms;
-    size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & (a->n_slots - 1);
+    /* Fibonacci hashing: the top bits of the product depend on every bit of
+     * the key (low bits would ignore the entity, which sits high). */
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> a->slot_shift);
     for (uint32_t v; (v = a->index[i]); i = (i + 1) & (a->n_slots - 1)) {
         ew_delta *d = &a->deltas[v - 1];
         if (d->entity == entity && d->window_start_ms == window_start_ms)

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,9 @@ ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
         }
     }
     json_decref(root);
+    /* The parsed document of a large file is several times the table built
+     * from it; give those pages back instead of keeping them resident. */
+    malloc_trim(0);
     return m;
 }
 

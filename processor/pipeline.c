@@ -197,10 +197,10 @@ static bool score_window(pipeline *p, int64_t ws)
         if (ev != EW_EVENT_NONE)
             ok = emit(p, it, &s, ev, ws) && ok;
     }
-    ok = ok && ew_state_save_window(p->state, items, n) == EW_STATE_OK;
-    /* The claim is released only once alerts are in Kafka; if not, the lease
-     * expires and the window is scored again, repeating the same event ids. */
-    ok = ok && ew_sink_flush(p->sink, 10000) && ew_state_finish_window(p->state, ws) == EW_STATE_OK;
+    /* State is saved and the claim released only once alerts are in Kafka;
+     * if not, the lease expires and the window is scored again from the
+     * same baselines, repeating the same event ids. */
+    ok = ok && ew_sink_flush(p->sink, 10000) && ew_state_commit_window(p->state, items, n, ws) == EW_STATE_OK;
     free(items);
     p->n.windows_scored += ok;
     if (ok)
@@ -298,25 +298,27 @@ static void on_revoking(void *opaque, const rd_kafka_topic_partition_list_t *par
 static void on_assigning(void *opaque, rd_kafka_topic_partition_list_t *parts)
 {
     pipeline *p = opaque;
-    int32_t ids[1024];
-    size_t n_ids = 0;
-    for (int i = 0; i < parts->cnt && n_ids < 1024; i++)
-        ids[n_ids++] = parts->elems[i].partition;
-    if (ew_state_register_partitions(p->state, p->cfg->topic_cloudfront, ids, n_ids) != EW_STATE_OK)
+    enum { MAX_ASSIGNED = 1024 };
+    int32_t ids[MAX_ASSIGNED] = {0};
+    int64_t next[MAX_ASSIGNED], wm[MAX_ASSIGNED];
+    size_t n = 0;
+    for (int i = 0; i < parts->cnt && n < MAX_ASSIGNED; i++)
+        ids[n++] = parts->elems[i].partition;
+    const char *topic = p->cfg->topic_cloudfront;
+    if (ew_state_register_partitions(p->state, topic, ids, n) != EW_STATE_OK)
         ew_warn("could not register partitions in the state store: %s", ew_state_last_error(p->state));
-    for (int i = 0; i < parts->cnt; i++) {
+    /* If Valkey is down, Kafka's committed offset is a safe start: it is
+     * never ahead of Valkey's, and a flush from behind is refused and
+     * rewound to Valkey's offset. */
+    bool known = ew_state_partitions(p->state, topic, ids, n, next, wm) == EW_STATE_OK;
+    for (size_t i = 0; i < n; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         ew_partition_clock *pc = ew_windows_partition(&p->windows, tp->partition);
         *pc = (ew_partition_clock){EW_WM_NONE, -1, -1, true};
-        int64_t next = -1, wm = INT64_MIN;
-        /* If Valkey is down, Kafka's committed offset is a safe start: it is
-         * never ahead of Valkey's, and a flush from behind is refused and
-         * rewound to Valkey's offset. */
-        if (ew_state_partition(p->state, p->cfg->topic_cloudfront, tp->partition, &next, &wm) == EW_STATE_OK &&
-            next >= 0)
-            tp->offset = next;
-        if (wm != INT64_MIN)
-            pc->max_event_ms = wm + p->cfg->lateness_ms;
+        if (known && next[i] >= 0)
+            tp->offset = next[i];
+        if (known && wm[i] != INT64_MIN)
+            pc->max_event_ms = wm[i] + p->cfg->lateness_ms;
     }
 }
 

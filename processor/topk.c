@@ -1,9 +1,10 @@
 /* topk.c -- Space-Saving heavy hitters per dimension, and their text form.
  *
  * Adding is on the per-record hot path (five adds per record), so it only
- * touches the struct: the value is cut and sanitized into a stack buffer
- * while a 32-bit FNV-1a hash is computed in the same pass, then compared
- * with at most EW_TOPK_SLOTS slots (hash and length first, bytes last).
+ * touches the struct: the value is cut and sanitized into a stack buffer,
+ * then compared with at most EW_TOPK_SLOTS slots (length first, bytes
+ * last). With three short slots a hash would cost more than it saves, in
+ * time and in the bytes every delta carries.
  *
  * The text side (format, parse, merge) runs once per flushed delta and
  * dimension. It sorts with insertion sort: at most a few dozen entries.
@@ -80,18 +81,13 @@ static size_t clip_utf8(ew_str v, size_t cap)
 }
 
 /* Copies n bytes with control characters turned into '?' (TAB and LF
- * separate the text form) and returns their 32-bit FNV-1a hash. */
-static uint32_t sanitize(const char *src, size_t n, char *dst)
+ * separate the text form). */
+static void sanitize(const char *src, size_t n, char *dst)
 {
-    uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)src[i];
-        if (c < 0x20 || c == 0x7f)
-            c = '?';
-        dst[i] = (char)c;
-        h = (h ^ c) * 16777619u;
+        dst[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
     }
-    return h;
 }
 
 static uint32_t count_up(uint32_t c)
@@ -109,11 +105,10 @@ static const char *slot_bytes_const(const ew_topk *t, ew_dim dim, size_t i)
     return t->bytes + dim_off[dim] + i * dim_cap[dim];
 }
 
-static void slot_set(ew_topk *t, ew_dim dim, size_t i, const char *v, size_t n, uint32_t h, uint32_t inherited)
+static void slot_set(ew_topk *t, ew_dim dim, size_t i, const char *v, size_t n, uint32_t inherited)
 {
     memcpy(slot_bytes(t, dim, i), v, n);
     t->len[dim][i] = (uint8_t)n;
-    t->hash[dim][i] = h;
     t->count[dim][i] = count_up(inherited);
     t->err[dim][i] = inherited;
 }
@@ -138,21 +133,21 @@ void ew_topk_add(ew_topk *t, ew_dim dim, ew_str value)
     if (n == 0)
         return;
     char v[CAP_MAX];
-    uint32_t h = sanitize(value.ptr, n, v);
+    sanitize(value.ptr, n, v);
     uint32_t *count = t->count[dim];
     size_t i = 0;
     for (; i < EW_TOPK_SLOTS && count[i]; i++) {
-        if (t->hash[dim][i] == h && t->len[dim][i] == n && memcmp(slot_bytes(t, dim, i), v, n) == 0) {
+        if (t->len[dim][i] == n && memcmp(slot_bytes(t, dim, i), v, n) == 0) {
             count[i] = count_up(count[i]);
             return;
         }
     }
     if (i < EW_TOPK_SLOTS) {
-        slot_set(t, dim, i, v, n, h, 0);
+        slot_set(t, dim, i, v, n, 0);
         return;
     }
     size_t m = slot_min(count);
-    slot_set(t, dim, m, v, n, h, count[m]);
+    slot_set(t, dim, m, v, n, count[m]);
 }
 
 void ew_topk_add_record(ew_topk *t, const ew_cf_record *r)

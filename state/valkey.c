@@ -290,27 +290,35 @@ static int64_t reply_i64(const redisReply *r, int64_t fallback)
     return fallback;
 }
 
-ew_state_status ew_state_partition(ew_state *s, const char *topic, int32_t partition, int64_t *next_offset,
-                                   int64_t *watermark_ms)
+ew_state_status ew_state_partitions(ew_state *s, const char *topic, const int32_t *partitions, size_t n,
+                                    int64_t *next_offsets, int64_t *watermarks_ms)
 {
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
-    char field[16];
-    snprintf(field, sizeof field, "%d", partition);
-    redisAppendCommand(s->ctx, "HGET %soff:%s %s", s->cfg->prefix, topic, field);
-    redisAppendCommand(s->ctx, "HGET %swm:%s %s", s->cfg->prefix, topic, field);
-    count_trip(s, 2);
-    redisReply *off = NULL, *wm = NULL;
-    if (redisGetReply(s->ctx, (void **)&off) != REDIS_OK || redisGetReply(s->ctx, (void **)&wm) != REDIS_OK) {
-        freeReplyObject(off);
-        drop_connection(s);
-        return EW_STATE_DOWN;
+    for (size_t i = 0; i < n; i++) {
+        redisAppendCommand(s->ctx, "HGET %soff:%s %d", s->cfg->prefix, topic, partitions[i]);
+        redisAppendCommand(s->ctx, "HGET %swm:%s %d", s->cfg->prefix, topic, partitions[i]);
     }
-    *next_offset = reply_i64(off, -1);
-    *watermark_ms = reply_i64(wm, INT64_MIN);
-    freeReplyObject(off);
-    freeReplyObject(wm);
+    count_trip(s, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        redisReply *off = NULL, *wm = NULL;
+        if (redisGetReply(s->ctx, (void **)&off) != REDIS_OK || redisGetReply(s->ctx, (void **)&wm) != REDIS_OK) {
+            freeReplyObject(off);
+            drop_connection(s);
+            return EW_STATE_DOWN;
+        }
+        next_offsets[i] = reply_i64(off, -1);
+        watermarks_ms[i] = reply_i64(wm, INT64_MIN);
+        freeReplyObject(off);
+        freeReplyObject(wm);
+    }
     return EW_STATE_OK;
+}
+
+ew_state_status ew_state_partition(ew_state *s, const char *topic, int32_t partition, int64_t *next_offset,
+                                   int64_t *watermark_ms)
+{
+    return ew_state_partitions(s, topic, &partition, 1, next_offset, watermark_ms);
 }
 
 ew_state_status ew_state_claim_closed(ew_state *s, const char *topic, int64_t *window_starts, size_t cap,
@@ -482,26 +490,21 @@ static ew_state_status drain_replies(ew_state *s, size_t n)
     return st;
 }
 
-ew_state_status ew_state_save_window(ew_state *s, const ew_score_item *items, size_t n)
+ew_state_status ew_state_commit_window(ew_state *s, const ew_score_item *items, size_t n, int64_t window_start_ms)
 {
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
     size_t pending = 0;
     for (size_t i = 0; i < n; i++)
         pending += append_item_writes(s, &items[i]);
-    return drain_replies(s, pending);
-}
-
-ew_state_status ew_state_finish_window(ew_state *s, int64_t window_start_ms)
-{
-    if (!ensure_connected(s))
-        return EW_STATE_DOWN;
+    /* After the baselines in the same pipeline: the server runs commands in
+     * order, so "done" is never stored without the state it stands for. */
     const char *P = s->cfg->prefix;
     long long ws = (long long)(window_start_ms / 1000);
     redisAppendCommand(s->ctx, "SET %sclaim:%lld done EX %lld", P, ws,
                        (long long)(ew_config_window_ttl_ms(s->cfg) / 1000));
     redisAppendCommand(s->ctx, "ZREM %spending %lld", P, ws);
-    return drain_replies(s, 2);
+    return drain_replies(s, pending + 2);
 }
 
 ew_state_status ew_state_register_partitions(ew_state *s, const char *topic, const int32_t *partitions, size_t n)

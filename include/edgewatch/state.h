@@ -51,6 +51,9 @@ ew_state_status ew_state_flush(ew_state *s, const char *topic, const ew_flush_pa
  * INT64_MIN when nothing was ever applied. */
 ew_state_status ew_state_partition(ew_state *s, const char *topic, int32_t partition, int64_t *next_offset,
                                    int64_t *watermark_ms);
+/* The same for n partitions in one round trip (on assignment). */
+ew_state_status ew_state_partitions(ew_state *s, const char *topic, const int32_t *partitions, size_t n,
+                                    int64_t *next_offsets, int64_t *watermarks_ms);
 /* Makes newly assigned partitions hold windows open until they deliver
  * or go idle (state/assign.lua). */
 ew_state_status ew_state_register_partitions(ew_state *s, const char *topic, const int32_t *partitions, size_t n);
@@ -60,9 +63,9 @@ ew_state_status ew_state_claim_closed(ew_state *s, const char *topic, int64_t *w
 /* Entities of a window with their request totals, baselines and incidents
  * (rule request_spike). *items is allocated; caller frees. */
 ew_state_status ew_state_load_window(ew_state *s, int64_t window_start_ms, ew_score_item **items, size_t *n);
-ew_state_status ew_state_save_window(ew_state *s, const ew_score_item *items, size_t n);
-/* Marks a window scored for good and drops it from the pending set. */
-ew_state_status ew_state_finish_window(ew_state *s, int64_t window_start_ms);
+/* Saves the scored items' baselines and incidents, then marks the window
+ * scored for good and drops it from the pending set: one round trip. */
+ew_state_status ew_state_commit_window(ew_state *s, const ew_score_item *items, size_t n, int64_t window_start_ms);
 
 /* One stored window (or hour) of an entity as read back; top lists are the
  * stored "COUNT\tVALUE\n" text under their field names ("top:ip", ...).

@@ -42,23 +42,24 @@ typedef enum { EW_DIM_CLIENT_IP, EW_DIM_ASN, EW_DIM_COUNTRY, EW_DIM_URI, EW_DIM_
 /* Bytes kept of a value, without NUL. An IPv6 address, IPv4-mapped ones
  * included, is at most 45 characters; "AS" prefixes and 32-bit ASNs fit 10;
  * a country is 2 letters (3 leaves room for odd feeds); edge locations look
- * like "SFO53-P7". */
+ * like "SFO53-P7". URI paths are cut at 55 bytes: enough to tell hot objects
+ * apart, and longer paths sharing those bytes count as one prefix. The caps
+ * keep a delta, sketch included, near 700 bytes (2 KB per distribution). */
 #define EW_TOPK_CAP_CLIENT_IP 45
 #define EW_TOPK_CAP_ASN 10
 #define EW_TOPK_CAP_COUNTRY 3
-#define EW_TOPK_CAP_URI 63
+#define EW_TOPK_CAP_URI 55
 #define EW_TOPK_CAP_EDGE 11
 #define EW_TOPK_VALUE_BYTES                                                                     \
     (EW_TOPK_CAP_CLIENT_IP + EW_TOPK_CAP_ASN + EW_TOPK_CAP_COUNTRY + EW_TOPK_CAP_URI + EW_TOPK_CAP_EDGE)
 
-/* Struct of arrays so the counters and hashes compared on every add share
+/* Struct of arrays so the counters and lengths compared on every add share
  * cache lines; value bytes live in one pool, each dimension's slots at a
  * fixed offset (see topk.c). A slot is free when its count is 0; used slots
  * are always a prefix because counts never go down. */
 typedef struct {
     uint32_t count[EW_DIMS][EW_TOPK_SLOTS];
     uint32_t err[EW_DIMS][EW_TOPK_SLOTS]; /* count inherited on eviction */
-    uint32_t hash[EW_DIMS][EW_TOPK_SLOTS];
     uint8_t len[EW_DIMS][EW_TOPK_SLOTS];
     char bytes[EW_TOPK_SLOTS * EW_TOPK_VALUE_BYTES];
 } ew_topk;

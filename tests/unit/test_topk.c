@@ -224,9 +224,9 @@ static void test_truncate_at_utf8_boundary(void **state)
     ew_topk t;
     ew_topk_clear(&t);
     char v[128], want[160];
-    repeat(v, "\xc3\xa9", 35); /* 70 bytes; 63 would split the 32nd char */
+    repeat(v, "\xc3\xa9", 35); /* 70 bytes; 55 would split the 28th char */
     ew_topk_add(&t, EW_DIM_URI, S(v));
-    v[62] = '\0';
+    v[54] = '\0';
     snprintf(want, sizeof want, "1\t%s\n", v);
     assert_format(&t, EW_DIM_URI, want);
 
