@@ -142,6 +142,10 @@ fuzz-smoke:
 # 2. bench/state.sh: one member over a pre-filled topic on the test stack;
 #    Valkey round trips and commands (client and server side) per million
 #    records against issue 4's targets.
+#    Then, on the same server, bench_flush: the flush path alone
+#    (ew_state_flush of a simulated live member: 1000 entities, 1 s
+#    flushes, 3 minutes), without the scoring and polling that the
+#    member's figures include.
 # 3. bench_memory: resident memory of the metadata and the aggregator per
 #    active distribution, for 1000, 5000 and 10000 distributions.
 # Figures only; see docs/performance.md.
@@ -157,9 +161,12 @@ $(BENCH_DIR)/bench_decode: $(BENCH_DIR)/bench_decode.o $(BUILD)/libedgewatch.a
 $(BENCH_DIR)/bench_memory: $(BENCH_DIR)/bench_memory.o $(BUILD)/libedgewatch.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-bench: all $(BENCH_DIR)/bench_decode $(BENCH_DIR)/bench_memory
+$(BENCH_DIR)/bench_flush: $(BENCH_DIR)/bench_flush.o $(BUILD)/libedgewatch.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+bench: all $(BENCH_DIR)/bench_decode $(BENCH_DIR)/bench_memory $(BENCH_DIR)/bench_flush
 	EDGEWATCH=$(BUILD)/edgewatch BENCH_DECODE=$(BENCH_DIR)/bench_decode bash bench/run.sh
-	EDGEWATCH=$(BUILD)/edgewatch bash bench/state.sh
+	EDGEWATCH=$(BUILD)/edgewatch BENCH_FLUSH=$(BENCH_DIR)/bench_flush bash bench/state.sh
 	$(BENCH_DIR)/bench_memory
 
 clean:

@@ -524,6 +524,17 @@ static void test_merge_cap_too_small(void **state)
     assert_int_equal(out[0], '#');
 }
 
+/* The same inputs and expected bytes as test_flush_merges_top_lists in
+ * tests/integration/test_lua.sh, which runs state/flush.lua on a real
+ * server: together they pin the C and Lua merges to one result. */
+static void test_merge_shared_vector_with_lua(void **state)
+{
+    (void)state;
+    assert_merge("5\t/x\n3\t/b\n3\t/a\n1\t/zz\n",
+                 "2\t/a\n9\t/q\n1\t/\xc3\xa9\n1\t/e\n4\t/c\n2\tbad\tline\n0\t/zero\n1\t/1\n1\t/2\n1\t/3\n1\t/4\n",
+                 EW_TOPK_KEEP, "9\t/q\n5\t/a\n5\t/x\n4\t/c\n3\t/b\n1\t/1\n1\t/2\n1\t/3\n1\t/4\n1\t/e\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_merge_keeps_first),
         cmocka_unit_test(test_merge_input_limit),
         cmocka_unit_test(test_merge_matches_format),
+        cmocka_unit_test(test_merge_shared_vector_with_lua),
         cmocka_unit_test(test_merge_cap_too_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
