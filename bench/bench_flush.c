@@ -230,10 +230,13 @@ static int cmp_u64(const void *a, const void *b)
 static size_t hour_pairs(sim *s)
 {
     size_t n = ew_aggregate_pairs(s->agg), distinct = 0;
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const ew_delta *d = ew_aggregate_pair(s->agg, i);
-        s->hour_keys[i] = (uint64_t)d->entity << 32 | (uint32_t)(d->window_start_ms / HOUR_MS);
+        if (d->requests)
+            s->hour_keys[m++] = (uint64_t)d->entity << 32 | (uint32_t)(d->window_start_ms / HOUR_MS);
     }
+    n = m;
     qsort(s->hour_keys, n, sizeof *s->hour_keys, cmp_u64);
     for (size_t i = 0; i < n; i++)
         distinct += i == 0 || s->hour_keys[i] != s->hour_keys[i - 1];
@@ -248,9 +251,11 @@ static bool flush_batch(sim *s, size_t f, uint64_t batch_records)
                                event_end_ms - s->cfg.lateness_ms};
     int32_t refused_p = -1;
     int64_t refused_off = -1;
-    size_t pairs = ew_aggregate_pairs(s->agg), hours = hour_pairs(s);
+    size_t pairs = ew_aggregate_pending(s->agg), hours = hour_pairs(s);
+    /* As the processor does: sketches ship once their window is over. */
+    int64_t ship = event_end_ms - 1 - s->cfg.window_ms;
     double t0 = now_us();
-    ew_state_status st = ew_state_flush(s->state, TOPIC, &part, 1, s->agg, &refused_p, &refused_off);
+    ew_state_status st = ew_state_flush(s->state, TOPIC, &part, 1, s->agg, ship, &refused_p, &refused_off);
     s->flush_us += now_us() - t0;
     if (st == EW_STATE_REFUSED)
         return fail("flush.lua refused a batch", "is another process using this prefix?");
@@ -260,7 +265,7 @@ static bool flush_batch(sim *s, size_t f, uint64_t batch_records)
     s->flushes++;
     s->window_pairs += pairs;
     s->hour_pairs += hours;
-    ew_aggregate_clear(s->agg);
+    ew_aggregate_flushed(s->agg, ship);
     return true;
 }
 

@@ -186,8 +186,47 @@ void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
 }
 
 size_t ew_aggregate_pairs(const ew_aggregate *a) { return a->n_used; }
+
+size_t ew_aggregate_pending(const ew_aggregate *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_used; i++)
+        n += a->deltas[i].requests > 0;
+    return n;
+}
 bool ew_aggregate_full(const ew_aggregate *a) { return a->n_used >= a->max_pairs; }
 const ew_delta *ew_aggregate_pair(const ew_aggregate *a, size_t i) { return &a->deltas[i]; }
+
+static void zero_counters(ew_delta *d)
+{
+    ew_delta keep = {.entity = d->entity, .window_start_ms = d->window_start_ms, .top = d->top};
+    *d = keep;
+}
+
+/* Survivors move to the front in order and are indexed again; the index
+ * slots of every old position are cleared first so no stale entry remains. */
+void ew_aggregate_flushed(ew_aggregate *a, int64_t ship_through_ms)
+{
+    for (size_t i = 0; i < a->n_used; i++)
+        a->index[a->slot_of[i]] = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < a->n_used; i++) {
+        if (ew_delta_ships(&a->deltas[i], ship_through_ms))
+            continue;
+        if (kept != i)
+            a->deltas[kept] = a->deltas[i];
+        zero_counters(&a->deltas[kept]);
+        kept++;
+    }
+    memset(a->deltas + kept, 0, (a->n_used - kept) * sizeof *a->deltas);
+    a->n_used = 0;
+    for (size_t i = 0; i < kept; i++) {
+        ew_delta d = a->deltas[i];
+        memset(&a->deltas[i], 0, sizeof d);
+        ew_delta *slot = ew_aggregate_slot(a, d.entity, d.window_start_ms);
+        *slot = d;
+    }
+}
 
 void ew_aggregate_clear(ew_aggregate *a)
 {

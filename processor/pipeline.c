@@ -87,12 +87,37 @@ static void rewind_refused(pipeline *p, const ew_flush_partition *parts, size_t 
     forget_batch(p);
 }
 
-static ew_state_status flush(pipeline *p)
+/* The newest window start whose sketches ship: windows that are over for
+ * this member, i.e. that ended at or before the newest event it has read.
+ * Records of such a window that still arrive start a new sketch. */
+static int64_t ship_through(const pipeline *p)
+{
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < p->windows.n_parts; i++) {
+        const ew_partition_clock *pc = &p->windows.parts[i];
+        if (pc->assigned && pc->max_event_ms > newest)
+            newest = pc->max_event_ms;
+    }
+    return newest == INT64_MIN ? INT64_MIN : newest - p->cfg->window_ms;
+}
+
+static void batch_applied(pipeline *p, const ew_flush_partition *parts, size_t n, int64_t ship)
+{
+    for (size_t i = 0; i < n; i++)
+        ew_source_store_offset(p->source, parts[i].partition, parts[i].next_offset);
+    ew_aggregate_flushed(p->agg, ship);
+    for (size_t i = 0; i < p->windows.n_parts; i++)
+        p->windows.parts[i].from_offset = -1;
+}
+
+/* ship_all: also ship every sketch (the table is full, or the member gives
+ * its partitions up or stops), even with no new records to flush. */
+static ew_state_status flush(pipeline *p, bool ship_all)
 {
     ew_flush_partition parts[1024];
     size_t n = batch_partitions(p, parts, sizeof parts / sizeof parts[0]);
     p->last_flush = ew_mono_ms();
-    if (n == 0)
+    if (n == 0 && (!ship_all || ew_aggregate_pairs(p->agg) == 0))
         return EW_STATE_OK;
     /* A dead letter must be in Kafka before its offset is recorded as done. */
     if (p->dead_letters_pending && !ew_sink_flush(p->sink, 10000))
@@ -100,7 +125,10 @@ static ew_state_status flush(pipeline *p)
     p->dead_letters_pending = false;
     int32_t refused_p = -1;
     int64_t refused_off = -1;
-    ew_state_status st = ew_state_flush(p->state, p->cfg->topic_cloudfront, parts, n, p->agg, &refused_p, &refused_off);
+    int64_t ship = ship_all ? INT64_MAX : ship_through(p);
+    size_t pending = ew_aggregate_pending(p->agg);
+    ew_state_status st =
+        ew_state_flush(p->state, p->cfg->topic_cloudfront, parts, n, p->agg, ship, &refused_p, &refused_off);
     if (st == EW_STATE_DOWN)
         return st;
     p->n.flushes++;
@@ -111,10 +139,8 @@ static ew_state_status flush(pipeline *p)
         rewind_refused(p, parts, n);
         return st;
     }
-    for (size_t i = 0; i < n; i++)
-        ew_source_store_offset(p->source, parts[i].partition, parts[i].next_offset);
-    p->n.pairs_flushed += ew_aggregate_pairs(p->agg);
-    forget_batch(p);
+    p->n.pairs_flushed += pending;
+    batch_applied(p, parts, n, ship);
     return EW_STATE_OK;
 }
 
@@ -256,7 +282,7 @@ static void handle_record(pipeline *p, const rd_kafka_message_t *m)
     uint32_t entity = entity_of(p, r);
     int64_t ws = ew_window_start(r->ts_ms, p->cfg->window_ms);
     ew_delta *d = ew_aggregate_slot(p->agg, entity, ws);
-    if (!d && flush(p) == EW_STATE_OK)
+    if (!d && flush(p, true) == EW_STATE_OK)
         d = ew_aggregate_slot(p->agg, entity, ws);
     if (!d) {
         /* Table full and the flush failed or was refused: read this record
@@ -288,7 +314,7 @@ static void on_revoking(void *opaque, const rd_kafka_topic_partition_list_t *par
 {
     pipeline *p = opaque;
     (void)parts;
-    if (!lost && flush(p) != EW_STATE_OK)
+    if (!lost && flush(p, true) != EW_STATE_OK)
         ew_warn("could not flush before giving up partitions; the next owner replays them");
     forget_batch(p);
     for (size_t i = 0; i < p->windows.n_parts; i++)
@@ -334,14 +360,14 @@ static void step(pipeline *p)
     if (p->paused) {
         if (now < p->retry_at)
             return;
-        if (flush(p) == EW_STATE_DOWN) {
+        if (flush(p, false) == EW_STATE_DOWN) {
             enter_outage(p);
             return;
         }
         leave_outage(p);
     }
     if (now - p->last_flush >= p->cfg->flush_interval_ms || ew_aggregate_full(p->agg)) {
-        if (flush(p) == EW_STATE_DOWN) {
+        if (flush(p, ew_aggregate_full(p->agg)) == EW_STATE_DOWN) {
             enter_outage(p);
             return;
         }
@@ -436,7 +462,7 @@ int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop)
     p.last_flush = ew_mono_ms();
     while (!*stop)
         step(&p);
-    if (!p.paused && flush(&p) == EW_STATE_OK)
+    if (!p.paused && flush(&p, true) == EW_STATE_OK)
         score_closed_windows(&p);
     log_summary(&p);
     close_stages(&p);

@@ -19,6 +19,8 @@
 --       n_pairs, n_pairs x (entity, window_start_s, on_time,
 --                           n_fields, n_fields x (field, value),
 --                           n_tops, n_tops x (field, text))
+-- A pair with n_fields = 0 carries only the top lists of a window that is
+-- over for the member (its counters went out with earlier batches).
 -- Counter fields are integers; top fields hold "COUNT\tVALUE\n" lists (see
 -- processor/topk.c) merged by summing counts and keeping the heaviest.
 -- Returns {1} when applied, {0, partition, stored_offset} when refused.
@@ -99,20 +101,24 @@ end
 -- backend and Valkey agree byte for byte: at most TOP_MERGE_IN valid lines
 -- per input, counts summed per value, heaviest TOP_KEEP kept.
 local function scan_top(text, counts, order)
-    local taken = 0
-    for line in string.gmatch(text, '[^\n]+') do
-        if taken >= TOP_MERGE_IN then
-            return
-        end
-        local c, v = string.match(line, '^(%d+)\t(.+)$')
-        if c and #c <= 15 and #v <= 71 and not string.find(v, '%c') and tonumber(c) > 0 then
-            if not counts[v] then
-                order[#order + 1] = v
-                counts[v] = 0
+    local pos, taken, n = 1, 0, #text
+    while taken < TOP_MERGE_IN and pos <= n do
+        local nl = string.find(text, '\n', pos, true) or n + 1
+        local tab = string.find(text, '\t', pos, true)
+        if tab and tab < nl then
+            local c, v = string.sub(text, pos, tab - 1), string.sub(text, tab + 1, nl - 1)
+            local k = tonumber(c)
+            if k and k > 0 and #c <= 15 and #v >= 1 and #v <= 71 and not string.find(c, '%D')
+                and not string.find(v, '%c') then
+                if not counts[v] then
+                    order[#order + 1] = v
+                    counts[v] = 0
+                end
+                counts[v] = counts[v] + k
+                taken = taken + 1
             end
-            counts[v] = counts[v] + tonumber(c)
-            taken = taken + 1
         end
+        pos = nl + 1
     end
 end
 
@@ -134,24 +140,32 @@ local function merge_top(stored, delta)
 end
 
 -- Adds counters (names[i] += deltas[i]) and merges top lists into one hash:
--- one HMGET, one HSET, and an EXPIRE only when the key is new.
+-- one HMGET, one HSET, and an EXPIRE only when the key is new. `req` is
+-- read first in every case: every delta has it, so its absence means the
+-- key is new (a sketch can arrive alone, after its window's counters).
 local function add_to_hash(key, names, deltas, top_names, top_texts, key_ttl)
-    local all = {}
-    for i = 1, #names do
-        all[i] = names[i]
+    local read = {'req'}
+    local first = names[1] == 'req' and 2 or 1
+    for i = first, #names do
+        read[#read + 1] = names[i]
     end
+    local top_at = #read
     for i = 1, #top_names do
-        all[#names + i] = top_names[i]
+        read[top_at + i] = top_names[i]
     end
-    local cur = redis.call('HMGET', key, unpack(all))
+    local cur = redis.call('HMGET', key, unpack(read))
     local args = {}
     for i = 1, #names do
+        local at = (names[i] == 'req') and 1 or (i - first + 2)
         args[#args + 1] = names[i]
-        args[#args + 1] = string.format('%d', (tonumber(cur[i]) or 0) + deltas[i])
+        args[#args + 1] = string.format('%d', (tonumber(cur[at]) or 0) + deltas[i])
     end
     for i = 1, #top_names do
         args[#args + 1] = top_names[i]
-        args[#args + 1] = merge_top(cur[#names + i], top_texts[i])
+        args[#args + 1] = merge_top(cur[top_at + i], top_texts[i])
+    end
+    if #args == 0 then
+        return
     end
     redis.call('HSET', key, unpack(args))
     if not cur[1] then
@@ -233,8 +247,10 @@ local function apply_pairs(i)
         end
         i = i + nt * 2
         add_to_hash(P .. 'agg:' .. entity .. ':' .. ws, names, deltas, top_names, top_texts, window_ttl)
-        hour_add(hours, entity, ws, names, deltas)
-        window_add(windows, ws, entity, on_time)
+        if nf > 0 then
+            hour_add(hours, entity, ws, names, deltas)
+            window_add(windows, ws, entity, on_time)
+        end
     end
     for _, key in ipairs(hours.keys) do
         local h = hours.by_key[key]

@@ -226,28 +226,54 @@ static void push_tops(ew_state *s, const ew_topk *top)
         }
 }
 
-static void push_pairs(ew_state *s, const ew_aggregate *agg)
+/* A pair goes out when it has records since the last flush, or when its
+ * window is over for this member and its sketch has something to ship. */
+static bool pair_goes_out(const ew_delta *d, int64_t ship_through_ms)
 {
-    size_t pairs = ew_aggregate_pairs(agg);
-    args_i64(s, (int64_t)pairs);
+    if (d->requests)
+        return true;
+    if (!ew_delta_ships(d, ship_through_ms))
+        return false;
+    for (int dim = 0; dim < EW_DIMS; dim++)
+        if (d->top.count[dim][0])
+            return true;
+    return false;
+}
+
+static void push_pair(ew_state *s, const ew_aggregate *agg, const ew_delta *d, int64_t ship_through_ms)
+{
     ew_field_value fields[EW_DELTA_MAX_FIELDS];
+    size_t nf = d->requests ? ew_delta_fields(d, fields) : 0;
+    args_str(s, ew_entity_name(agg, d->entity));
+    args_i64(s, d->window_start_ms / 1000);
+    args_str(s, d->on_time ? "1" : "0");
+    args_i64(s, (int64_t)nf);
+    for (size_t f = 0; f < nf; f++) {
+        args_str(s, fields[f].name);
+        args_i64(s, (int64_t)fields[f].value);
+    }
+    if (ew_delta_ships(d, ship_through_ms))
+        push_tops(s, &d->top);
+    else
+        args_i64(s, 0);
+}
+
+static void push_pairs(ew_state *s, const ew_aggregate *agg, int64_t ship_through_ms)
+{
+    size_t pairs = ew_aggregate_pairs(agg), out = 0;
+    for (size_t i = 0; i < pairs; i++)
+        out += pair_goes_out(ew_aggregate_pair(agg, i), ship_through_ms);
+    args_i64(s, (int64_t)out);
     for (size_t i = 0; i < pairs; i++) {
         const ew_delta *d = ew_aggregate_pair(agg, i);
-        size_t nf = ew_delta_fields(d, fields);
-        args_str(s, ew_entity_name(agg, d->entity));
-        args_i64(s, d->window_start_ms / 1000);
-        args_str(s, d->on_time ? "1" : "0");
-        args_i64(s, (int64_t)nf);
-        for (size_t f = 0; f < nf; f++) {
-            args_str(s, fields[f].name);
-            args_i64(s, (int64_t)fields[f].value);
-        }
-        push_tops(s, &d->top);
+        if (pair_goes_out(d, ship_through_ms))
+            push_pair(s, agg, d, ship_through_ms);
     }
 }
 
 ew_state_status ew_state_flush(ew_state *s, const char *topic, const ew_flush_partition *parts, size_t n_parts,
-                               const ew_aggregate *agg, int32_t *refused_partition, int64_t *refused_offset)
+                               const ew_aggregate *agg, int64_t ship_through_ms, int32_t *refused_partition,
+                               int64_t *refused_offset)
 {
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
@@ -263,7 +289,7 @@ ew_state_status ew_state_flush(ew_state *s, const char *topic, const ew_flush_pa
         args_i64(s, parts[i].next_offset);
         args_i64(s, parts[i].watermark_ms);
     }
-    push_pairs(s, agg);
+    push_pairs(s, agg, ship_through_ms);
     redisReply *r = eval_args(s, s->sha_flush, ew_lua_flush);
     if (!r)
         return EW_STATE_DOWN;

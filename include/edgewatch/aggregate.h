@@ -2,7 +2,11 @@
  *
  * Records are folded into a fixed-capacity open-addressing table; a flush
  * ships one delta per (entity, window) pair touched, so Valkey work grows
- * with pairs, not records. Entities (distribution ids, or the raw domain
+ * with pairs, not records. A pair's counters restart at zero after each
+ * flush, but the pair itself (and its top-contributors sketch) lives on
+ * until its window is over for this member: the sketch then summarises the
+ * whole window and is shipped once, instead of being merged in Valkey
+ * every second. Entities (distribution ids, or the raw domain
  * when metadata does not know it) are interned once and referred to by a
  * 32-bit id; interning allocates only the first time a name is seen.
  */
@@ -30,7 +34,7 @@ typedef struct {
     uint32_t origin_fbl[EW_LAT_BUCKETS];
     uint32_t late;
     bool on_time;                       /* some record arrived before the watermark */
-    ew_topk top;                        /* heaviest values per dimension */
+    ew_topk top;                        /* heaviest values since the pair was created */
 } ew_delta;
 
 typedef struct {
@@ -52,10 +56,23 @@ size_t ew_entity_count(const ew_aggregate *a);
  * max_pairs pairs already: the caller must flush first. */
 ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms);
 void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late);
+/* Live pairs, including those with no records since the last flush. */
 size_t ew_aggregate_pairs(const ew_aggregate *a);
+/* Pairs with records since the last flush. */
+size_t ew_aggregate_pending(const ew_aggregate *a);
 bool ew_aggregate_full(const ew_aggregate *a);
-/* i-th pair in insertion order, 0 <= i < pairs. */
+/* i-th live pair in insertion order, 0 <= i < pairs. */
 const ew_delta *ew_aggregate_pair(const ew_aggregate *a, size_t i);
+/* Whether a flush ships the pair's sketch: its window starts at or before
+ * ship_through_ms (INT64_MAX ships every pair). */
+static inline bool ew_delta_ships(const ew_delta *d, int64_t ship_through_ms)
+{
+    return d->window_start_ms <= ship_through_ms;
+}
+/* After an applied flush: drops the pairs whose sketch shipped and zeroes
+ * the counters of the others, keeping their sketches. */
+void ew_aggregate_flushed(ew_aggregate *a, int64_t ship_through_ms);
+/* Drops every pair, sketches included (a refused batch, lost partitions). */
 void ew_aggregate_clear(ew_aggregate *a);
 
 /* The non-zero counters of a delta under their stored hash field names. */

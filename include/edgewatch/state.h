@@ -44,9 +44,13 @@ void ew_state_close(ew_state *s);
 const char *ew_state_last_error(const ew_state *s);
 
 /* Applies the batch's deltas and records its offsets in one atomic step.
+ * Pairs with records since the last flush send their counters; pairs whose
+ * window starts at or before ship_through_ms also send their sketch's top
+ * lists (see ew_aggregate_flushed). n_parts may be 0 to ship sketches only.
  * REFUSED: Valkey holds other offsets for a partition (see *refused_*). */
 ew_state_status ew_state_flush(ew_state *s, const char *topic, const ew_flush_partition *parts, size_t n_parts,
-                               const ew_aggregate *agg, int32_t *refused_partition, int64_t *refused_offset);
+                               const ew_aggregate *agg, int64_t ship_through_ms, int32_t *refused_partition,
+                               int64_t *refused_offset);
 /* Next offset and watermark recorded for a partition; -1 / EW_WM_NONE-like
  * INT64_MIN when nothing was ever applied. */
 ew_state_status ew_state_partition(ew_state *s, const char *topic, int32_t partition, int64_t *next_offset,

@@ -7,6 +7,8 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 source tests/lib/stack.sh
+source tests/integration/test_lua.sh
+source tests/integration/test_state_show.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
 passed=0
@@ -146,5 +148,7 @@ stack_up 4 >/dev/null || { echo "could not start the embedded stack"; echo "0 pa
 test_cli
 test_gen_deterministic
 test_end_to_end
+test_state_show
+test_flush_script
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

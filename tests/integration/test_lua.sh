@@ -33,6 +33,12 @@ test_flush_script() {
     refused=$(flush_script $P 10 25 E1 120 1 req 15 0 | paste -sd,)
     expect "flush.lua refuses a batch whose offsets are applied, writing nothing" \
         test "$refused,$(stack_valkey_cli --raw HGET ${P}agg:E1:120 req)" = "0,0,25,25"
+    # A sketch shipped on its own, after its window's counters went out.
+    flush_script $P 25 26 E1 120 0 1 top:uri $'7\t/x\n' > /dev/null
+    got=$(stack_valkey_cli --raw HGET ${P}agg:E1:120 top:uri | head -n 2 | paste -sd,)
+    expect "a sketch-only pair merges its top list and leaves counters and rollups alone" \
+        test "$got,$(stack_valkey_cli --raw HGET ${P}agg:E1:120 req),$(stack_valkey_cli --raw HGET ${P}hagg:E1:0 req)" \
+        = $'12\t/x,9\t/q,25,25'
     local ttl_w ttl_h
     ttl_w=$(stack_valkey_cli --raw TTL ${P}agg:E1:120)
     ttl_h=$(stack_valkey_cli --raw TTL ${P}hagg:E1:0)

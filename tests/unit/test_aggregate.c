@@ -404,6 +404,45 @@ static void test_latency_quantile(void **state)
     assert_int_equal(ew_latency_quantile(h, 0.0), 5);
 }
 
+/* After a flush, pairs of windows still open keep their sketch but start
+ * their counters again; pairs whose sketch shipped are gone; lookups still
+ * find every survivor (the index is rebuilt). */
+static void test_flushed_keeps_open_windows(void **state)
+{
+    (void)state;
+    ew_aggregate *a = ew_aggregate_new(64);
+    ew_cf_record r = rec(200, 10, EW_RESULT_HIT, 1, 1);
+    r.client_ip = S("192.0.2.7");
+    uint32_t e[20];
+    for (int i = 0; i < 20; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "E%d", i);
+        e[i] = ew_entity_intern(a, S(name));
+        ew_delta_add(ew_aggregate_slot(a, e[i], 0), &r, false);
+        ew_delta_add(ew_aggregate_slot(a, e[i], 60000), &r, false);
+    }
+    assert_int_equal(ew_aggregate_pending(a), 40);
+    ew_aggregate_flushed(a, 0); /* window 0 shipped, window 60000 open */
+    assert_int_equal(ew_aggregate_pairs(a), 20);
+    assert_int_equal(ew_aggregate_pending(a), 0);
+    for (int i = 0; i < 20; i++) {
+        ew_delta *d = ew_aggregate_slot(a, e[i], 60000);
+        assert_int_equal(ew_aggregate_pairs(a), 20);
+        assert_int_equal(d->requests, 0);
+        assert_false(d->on_time);
+        assert_int_equal(d->top.count[EW_DIM_CLIENT_IP][0], 1);
+        ew_delta_add(d, &r, false);
+        assert_int_equal(d->top.count[EW_DIM_CLIENT_IP][0], 2);
+    }
+    assert_int_equal(ew_aggregate_pending(a), 20);
+    ew_delta *back = ew_aggregate_slot(a, e[3], 0); /* a straggler starts afresh */
+    assert_int_equal(back->requests, 0);
+    assert_int_equal(back->top.count[EW_DIM_CLIENT_IP][0], 0);
+    ew_aggregate_flushed(a, INT64_MAX);
+    assert_int_equal(ew_aggregate_pairs(a), 0);
+    ew_aggregate_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_clear_resets),
         cmocka_unit_test(test_counter_names_round_trip),
         cmocka_unit_test(test_latency_quantile),
+        cmocka_unit_test(test_flushed_keeps_open_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
