@@ -8,6 +8,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 source tests/lib/stack.sh
 source tests/integration/test_lua.sh
+source tests/integration/test_state.sh
 source tests/integration/test_state_show.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
@@ -144,11 +145,16 @@ test_end_to_end() {
         grep -q "decoded by encoding: tsv=[1-9].* json=[1-9].* avro_confluent=[1-9].* avro_bare=[1-9].*dead letters by reason: .*=" "$d/run2.err"
 }
 
-stack_up 4 >/dev/null || { echo "could not start the embedded stack"; echo "0 passed, 1 failed"; exit 1; }
+# Persistent Valkey: the outage test restarts it and expects its data back.
+STACK_VALKEY_PERSIST=1 stack_up 4 >/dev/null || { echo "could not start the embedded stack"; echo "0 passed, 1 failed"; exit 1; }
 test_cli
 test_gen_deterministic
 test_end_to_end
 test_state_show
 test_flush_script
+state_timed test_state_crash
+state_timed test_state_rebalance
+state_timed test_state_outage
+state_timed test_state_late
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
