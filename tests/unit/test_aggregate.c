@@ -415,7 +415,7 @@ static void test_flushed_keeps_open_windows(void **state)
     r.client_ip = S("192.0.2.7");
     uint32_t e[20];
     for (int i = 0; i < 20; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "E%d", i);
         e[i] = ew_entity_intern(a, S(name));
         ew_delta_add(ew_aggregate_slot(a, e[i], 0), &r, false);
