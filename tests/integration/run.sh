@@ -155,6 +155,7 @@ test_flush_script
 state_timed test_state_crash
 state_timed test_state_rebalance
 state_timed test_state_outage
+state_timed test_state_broker_outage
 state_timed test_state_late
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
