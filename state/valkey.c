@@ -9,6 +9,7 @@
  * call reconnects. hiredis 0.14 has no TLS, so neither does this backend.
  */
 #include "edgewatch/state.h"
+#include "edgewatch/state_backend.h"
 #include "edgewatch/window.h"
 
 #include <hiredis/hiredis.h>
@@ -22,7 +23,8 @@ extern const char ew_lua_flush[];
 extern const char ew_lua_close[];
 extern const char ew_lua_assign[];
 
-struct ew_state {
+typedef struct {
+    ew_state base; /* first member: what the interface sees */
     const ew_config *cfg;
     redisContext *ctx;
     char sha_flush[41];
@@ -35,22 +37,22 @@ struct ew_state {
     size_t *arg_off, *arg_len;
     size_t n_args, cap_args;
     ew_state_stats stats;
-};
+} valkey_state;
 
 /* Every exchange with the server goes through here, so `make bench` and
  * the shutdown line can show that Valkey work follows flushes, not records. */
-static void count_trip(ew_state *s, size_t commands)
+static void count_trip(valkey_state *s, size_t commands)
 {
     s->stats.round_trips++;
     s->stats.commands += commands;
 }
 
-const ew_state_stats *ew_state_stats_of(const ew_state *s) { return &s->stats; }
+static const ew_state_stats *vk_stats(const ew_state *state) { return &((const valkey_state *)state)->stats; }
 
-const char *ew_state_last_error(const ew_state *s) { return s->error; }
+static const char *vk_last_error(const ew_state *state) { return ((const valkey_state *)state)->error; }
 
-static void set_error(ew_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(ew_state *s, const char *fmt, ...)
+static void set_error(valkey_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(valkey_state *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -58,7 +60,7 @@ static void set_error(ew_state *s, const char *fmt, ...)
     va_end(ap);
 }
 
-static void drop_connection(ew_state *s)
+static void drop_connection(valkey_state *s)
 {
     if (s->ctx) {
         if (s->ctx->err)
@@ -68,7 +70,7 @@ static void drop_connection(ew_state *s)
     }
 }
 
-static bool load_script(ew_state *s, const char *text, char sha[41])
+static bool load_script(valkey_state *s, const char *text, char sha[41])
 {
     count_trip(s, 1);
     redisReply *r = redisCommand(s->ctx, "SCRIPT LOAD %s", text);
@@ -83,7 +85,7 @@ static bool load_script(ew_state *s, const char *text, char sha[41])
     return true;
 }
 
-static bool authenticate(ew_state *s)
+static bool authenticate(valkey_state *s)
 {
     if (!s->cfg->valkey_password || !*s->cfg->valkey_password)
         return true;
@@ -96,7 +98,7 @@ static bool authenticate(ew_state *s)
     return ok;
 }
 
-static bool ensure_connected(ew_state *s)
+static bool ensure_connected(valkey_state *s)
 {
     if (s->ctx)
         return true;
@@ -119,18 +121,9 @@ static bool ensure_connected(ew_state *s)
     return true;
 }
 
-ew_state *ew_state_open(const ew_config *cfg)
+static void vk_close(ew_state *state)
 {
-    ew_state *s = calloc(1, sizeof *s);
-    s->cfg = cfg;
-    ensure_connected(s);
-    return s;
-}
-
-void ew_state_close(ew_state *s)
-{
-    if (!s)
-        return;
+    valkey_state *s = (valkey_state *)state;
     if (s->ctx)
         redisFree(s->ctx);
     free(s->buf);
@@ -141,13 +134,13 @@ void ew_state_close(ew_state *s)
 
 /* ---- argument vector building ---- */
 
-static void args_reset(ew_state *s)
+static void args_reset(valkey_state *s)
 {
     s->buf_len = 0;
     s->n_args = 0;
 }
 
-static void args_push(ew_state *s, const char *data, size_t len)
+static void args_push(valkey_state *s, const char *data, size_t len)
 {
     if (s->buf_len + len > s->buf_cap) {
         s->buf_cap = (s->buf_len + len) * 2 + 4096;
@@ -165,9 +158,9 @@ static void args_push(ew_state *s, const char *data, size_t len)
     s->n_args++;
 }
 
-static void args_str(ew_state *s, const char *str) { args_push(s, str, strlen(str)); }
+static void args_str(valkey_state *s, const char *str) { args_push(s, str, strlen(str)); }
 
-static void args_i64(ew_state *s, int64_t v)
+static void args_i64(valkey_state *s, int64_t v)
 {
     char tmp[24];
     int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
@@ -175,7 +168,7 @@ static void args_i64(ew_state *s, int64_t v)
 }
 
 /* Runs EVALSHA over the collected arguments (which start at ARGV[1]). */
-static redisReply *eval_args(ew_state *s, char sha[41], const char *script_text)
+static redisReply *eval_args(valkey_state *s, char sha[41], const char *script_text)
 {
     size_t n = s->n_args + 3;
     const char **argv = malloc(n * sizeof *argv);
@@ -212,7 +205,7 @@ static redisReply *eval_args(ew_state *s, char sha[41], const char *script_text)
 /* ---- flush ---- */
 
 /* Top lists as (field, "COUNT\tVALUE\n"...) pairs, preceded by their number. */
-static void push_tops(ew_state *s, const ew_topk *top)
+static void push_tops(valkey_state *s, const ew_topk *top)
 {
     char text[EW_DIMS][EW_TOPK_TEXT_MAX];
     size_t len[EW_DIMS], n = 0;
@@ -240,7 +233,7 @@ static bool pair_goes_out(const ew_delta *d, int64_t ship_through_ms)
     return false;
 }
 
-static void push_pair(ew_state *s, const ew_aggregate *agg, const ew_delta *d, int64_t ship_through_ms)
+static void push_pair(valkey_state *s, const ew_aggregate *agg, const ew_delta *d, int64_t ship_through_ms)
 {
     ew_field_value fields[EW_DELTA_MAX_FIELDS];
     size_t nf = d->requests ? ew_delta_fields(d, fields) : 0;
@@ -258,7 +251,7 @@ static void push_pair(ew_state *s, const ew_aggregate *agg, const ew_delta *d, i
         args_i64(s, 0);
 }
 
-static void push_pairs(ew_state *s, const ew_aggregate *agg, int64_t ship_through_ms)
+static void push_pairs(valkey_state *s, const ew_aggregate *agg, int64_t ship_through_ms)
 {
     size_t pairs = ew_aggregate_pairs(agg), out = 0;
     for (size_t i = 0; i < pairs; i++)
@@ -271,10 +264,11 @@ static void push_pairs(ew_state *s, const ew_aggregate *agg, int64_t ship_throug
     }
 }
 
-ew_state_status ew_state_flush(ew_state *s, const char *topic, const ew_flush_partition *parts, size_t n_parts,
+static ew_state_status vk_flush(ew_state *state, const char *topic, const ew_flush_partition *parts, size_t n_parts,
                                const ew_aggregate *agg, int64_t ship_through_ms, int32_t *refused_partition,
                                int64_t *refused_offset)
 {
+    valkey_state *s = (valkey_state *)state;
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
     args_reset(s);
@@ -316,9 +310,10 @@ static int64_t reply_i64(const redisReply *r, int64_t fallback)
     return fallback;
 }
 
-ew_state_status ew_state_partitions(ew_state *s, const char *topic, const int32_t *partitions, size_t n,
+static ew_state_status vk_partitions(ew_state *state, const char *topic, const int32_t *partitions, size_t n,
                                     int64_t *next_offsets, int64_t *watermarks_ms)
 {
+    valkey_state *s = (valkey_state *)state;
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
     for (size_t i = 0; i < n; i++) {
@@ -341,15 +336,11 @@ ew_state_status ew_state_partitions(ew_state *s, const char *topic, const int32_
     return EW_STATE_OK;
 }
 
-ew_state_status ew_state_partition(ew_state *s, const char *topic, int32_t partition, int64_t *next_offset,
-                                   int64_t *watermark_ms)
-{
-    return ew_state_partitions(s, topic, &partition, 1, next_offset, watermark_ms);
-}
 
-ew_state_status ew_state_claim_closed(ew_state *s, const char *topic, int64_t *window_starts, size_t cap,
+static ew_state_status vk_claim_closed(ew_state *state, const char *topic, int64_t *window_starts, size_t cap,
                                       size_t *n_claimed, int64_t *low_watermark_ms)
 {
+    valkey_state *s = (valkey_state *)state;
     *n_claimed = 0;
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
@@ -416,7 +407,7 @@ static void parse_incident(const redisReply *h, ew_incident *inc)
     inc->severity = field_double(h, "sev", 0) != 0 ? EW_SEV_CRITICAL : EW_SEV_WARNING;
 }
 
-static ew_state_status read_members(ew_state *s, int64_t window_start_ms, redisReply **members)
+static ew_state_status read_members(valkey_state *s, int64_t window_start_ms, redisReply **members)
 {
     count_trip(s, 1);
     *members = redisCommand(s->ctx, "SMEMBERS %swin:%lld", s->cfg->prefix, (long long)(window_start_ms / 1000));
@@ -427,8 +418,9 @@ static ew_state_status read_members(ew_state *s, int64_t window_start_ms, redisR
     return (*members)->type == REDIS_REPLY_ARRAY ? EW_STATE_OK : EW_STATE_DOWN;
 }
 
-ew_state_status ew_state_load_window(ew_state *s, int64_t window_start_ms, ew_score_item **items, size_t *n)
+static ew_state_status vk_load_window(ew_state *state, int64_t window_start_ms, ew_score_item **items, size_t *n)
 {
+    valkey_state *s = (valkey_state *)state;
     *items = NULL;
     *n = 0;
     if (!ensure_connected(s))
@@ -477,7 +469,7 @@ ew_state_status ew_state_load_window(ew_state *s, int64_t window_start_ms, ew_sc
     return st;
 }
 
-static size_t append_item_writes(ew_state *s, const ew_score_item *it)
+static size_t append_item_writes(valkey_state *s, const ew_score_item *it)
 {
     const char *P = s->cfg->prefix;
     const ew_baseline *b = &it->baseline;
@@ -496,7 +488,7 @@ static size_t append_item_writes(ew_state *s, const ew_score_item *it)
     return 4;
 }
 
-static ew_state_status drain_replies(ew_state *s, size_t n)
+static ew_state_status drain_replies(valkey_state *s, size_t n)
 {
     ew_state_status st = EW_STATE_OK;
     if (n)
@@ -516,8 +508,9 @@ static ew_state_status drain_replies(ew_state *s, size_t n)
     return st;
 }
 
-ew_state_status ew_state_commit_window(ew_state *s, const ew_score_item *items, size_t n, int64_t window_start_ms)
+static ew_state_status vk_commit_window(ew_state *state, const ew_score_item *items, size_t n, int64_t window_start_ms)
 {
+    valkey_state *s = (valkey_state *)state;
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
     size_t pending = 0;
@@ -533,8 +526,9 @@ ew_state_status ew_state_commit_window(ew_state *s, const ew_score_item *items, 
     return drain_replies(s, pending + 2);
 }
 
-ew_state_status ew_state_register_partitions(ew_state *s, const char *topic, const int32_t *partitions, size_t n)
+static ew_state_status vk_register_partitions(ew_state *state, const char *topic, const int32_t *partitions, size_t n)
 {
+    valkey_state *s = (valkey_state *)state;
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
     args_reset(s);
@@ -570,7 +564,7 @@ static void parse_stored(const redisReply *h, int64_t start_ms, ew_stored_window
 }
 
 /* HGETALL of up to `batch` consecutive windows in one round trip. */
-static ew_state_status read_batch(ew_state *s, const char *kind, const char *entity, int64_t first_ms, int64_t step_ms,
+static ew_state_status read_batch(valkey_state *s, const char *kind, const char *entity, int64_t first_ms, int64_t step_ms,
                                   size_t batch, ew_stored_window_fn fn, void *ctx)
 {
     for (size_t i = 0; i < batch; i++)
@@ -593,9 +587,10 @@ static ew_state_status read_batch(ew_state *s, const char *kind, const char *ent
     return EW_STATE_OK;
 }
 
-ew_state_status ew_state_read_range(ew_state *s, const char *entity, bool hourly, int64_t from_ms, int64_t to_ms,
+static ew_state_status vk_read_range(ew_state *state, const char *entity, bool hourly, int64_t from_ms, int64_t to_ms,
                                     ew_stored_window_fn fn, void *ctx)
 {
+    valkey_state *s = (valkey_state *)state;
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
     int64_t step = hourly ? 3600000 : s->cfg->window_ms;
@@ -611,4 +606,26 @@ ew_state_status ew_state_read_range(ew_state *s, const char *entity, bool hourly
         ws += (int64_t)batch * step;
     }
     return EW_STATE_OK;
+}
+
+static const ew_state_ops valkey_ops = {
+    .close = vk_close,
+    .last_error = vk_last_error,
+    .stats = vk_stats,
+    .flush = vk_flush,
+    .partitions = vk_partitions,
+    .register_partitions = vk_register_partitions,
+    .claim_closed = vk_claim_closed,
+    .load_window = vk_load_window,
+    .commit_window = vk_commit_window,
+    .read_range = vk_read_range,
+};
+
+ew_state *ew_state_open_valkey(const ew_config *cfg)
+{
+    valkey_state *s = calloc(1, sizeof *s);
+    s->base.ops = &valkey_ops;
+    s->cfg = cfg;
+    ensure_connected(s);
+    return &s->base;
 }

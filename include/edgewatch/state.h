@@ -1,7 +1,7 @@
 /* state.h -- the state store: aggregates, offsets, watermarks, baselines.
  *
- * One interface for the pipeline; the Valkey backend (state/valkey.c) is
- * what `run` uses. Every call reports EW_STATE_DOWN instead of failing hard
+ * One interface for the pipeline, two backends (state_backend.h): Valkey
+ * (state/valkey.c), what `run` uses, and memory (state/memory.c). Every call reports EW_STATE_DOWN instead of failing hard
  * when the server is unreachable, so the caller can pause, back off and
  * retry without losing its in-memory deltas. Key layout: state/README.md.
  */
@@ -38,8 +38,12 @@ typedef struct {
 } ew_state_stats;
 const ew_state_stats *ew_state_stats_of(const ew_state *s);
 
-/* Connects lazily: a server that is down at start is retried on use. */
+/* Connects lazily: a server that is down at start is retried on use.
+ * ew_state_open is the Valkey backend. */
 ew_state *ew_state_open(const ew_config *cfg);
+ew_state *ew_state_open_valkey(const ew_config *cfg);
+/* One process's private state, same semantics, no network; lost at close. */
+ew_state *ew_state_open_memory(const ew_config *cfg);
 void ew_state_close(ew_state *s);
 const char *ew_state_last_error(const ew_state *s);
 
