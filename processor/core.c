@@ -1,0 +1,338 @@
+/* core.c -- decode → window → aggregate → state → score → alert, for any
+ * source and any state backend.
+ *
+ * Records are folded into the in-memory aggregate; a flush ships the
+ * deltas and the offsets that produced them to the state store in one
+ * atomic step; after a flush the store says which windows have closed
+ * across the group, and this member scores those it wins the claim for.
+ * Nothing here knows about Kafka: pipeline.c (run) and replay.c supply the
+ * records and take the alerts.
+ */
+#include "edgewatch/core.h"
+#include "edgewatch/aggregate.h"
+#include "edgewatch/alert.h"
+#include "edgewatch/metadata.h"
+#include "edgewatch/score.h"
+#include "edgewatch/window.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Claims are few and short so a crashed scorer delays little: scoring a
+ * window takes milliseconds, and its lease expires after 10 s. */
+#define MAX_CLAIMS 8
+/* End of input: far past any event time, with room for the arithmetic. */
+#define END_OF_TIME_MS (INT64_MAX / 4)
+
+struct ew_core {
+    const ew_config *cfg;
+    const char *topic;
+    ew_metadata *meta;
+    ew_message_decoder decoder;
+    ew_cf_record record; /* reused: decoding allocates nothing per record */
+    ew_windows windows;
+    ew_aggregate *agg;
+    ew_state *state;
+    ew_core_output out;
+    bool replay;
+    ew_core_counters n;
+};
+
+ew_core *ew_core_new(const ew_config *cfg, ew_state *state, const char *topic, ew_core_output out, bool replay,
+                     char *err, size_t errcap)
+{
+    ew_core *c = calloc(1, sizeof *c);
+    c->cfg = cfg;
+    c->topic = topic;
+    c->state = state;
+    c->out = out;
+    c->replay = replay;
+    if (!(c->meta = ew_metadata_load(cfg->metadata_path, err, errcap))) {
+        free(c);
+        return NULL;
+    }
+    if (!ew_message_decoder_init(&c->decoder, (const char *const *)cfg->fields, cfg->n_fields, cfg->max_line_bytes,
+                                 cfg->avro_ids, (const char *const *)cfg->avro_paths, cfg->n_avro, cfg->avro_bare, err,
+                                 errcap)) {
+        ew_metadata_free(c->meta);
+        free(c);
+        return NULL;
+    }
+    ew_windows_init(&c->windows, cfg->window_ms, cfg->lateness_ms);
+    c->agg = ew_aggregate_new(cfg->flush_max_pairs);
+    return c;
+}
+
+void ew_core_free(ew_core *c)
+{
+    if (!c)
+        return;
+    ew_aggregate_free(c->agg);
+    ew_windows_free(&c->windows);
+    ew_metadata_free(c->meta);
+    ew_message_decoder_free(&c->decoder);
+    free(c);
+}
+
+const ew_core_counters *ew_core_counters_of(const ew_core *c) { return &c->n; }
+bool ew_core_full(const ew_core *c) { return ew_aggregate_full(c->agg); }
+
+/* ---- partitions ---- */
+
+void ew_core_assign(ew_core *c, int32_t partition, int64_t resume_watermark_ms)
+{
+    ew_partition_clock *pc = ew_windows_partition(&c->windows, partition);
+    *pc = (ew_partition_clock){EW_WM_NONE, -1, -1, true};
+    if (resume_watermark_ms != INT64_MIN)
+        pc->max_event_ms = resume_watermark_ms + c->cfg->lateness_ms;
+}
+
+void ew_core_forget(ew_core *c)
+{
+    ew_aggregate_clear(c->agg);
+    for (size_t i = 0; i < c->windows.n_parts; i++)
+        c->windows.parts[i].from_offset = -1;
+}
+
+void ew_core_unassign_all(ew_core *c)
+{
+    ew_core_forget(c);
+    for (size_t i = 0; i < c->windows.n_parts; i++)
+        c->windows.parts[i].assigned = false;
+}
+
+void ew_core_end_of_input(ew_core *c)
+{
+    for (size_t i = 0; i < c->windows.n_parts; i++) {
+        ew_partition_clock *pc = &c->windows.parts[i];
+        if (!pc->assigned)
+            continue;
+        pc->max_event_ms = END_OF_TIME_MS;
+        if (pc->next_offset < 0)
+            pc->next_offset = 0;
+        /* An empty batch of this partition still carries its watermark. */
+        if (pc->from_offset < 0)
+            pc->from_offset = pc->next_offset;
+    }
+}
+
+/* ---- records ---- */
+
+static uint32_t entity_of(ew_core *c, const ew_cf_record *r)
+{
+    ew_str key = ew_cf_identity(r);
+    const ew_distribution *d = ew_metadata_by_domain(c->meta, key);
+    if (d)
+        return ew_entity_intern(c->agg, ew_str_make(d->id, strlen(d->id)));
+    c->n.unmapped++;
+    return ew_entity_intern(c->agg, key);
+}
+
+static void consumed(ew_partition_clock *pc, int64_t offset)
+{
+    if (pc->from_offset < 0)
+        pc->from_offset = offset;
+    pc->next_offset = offset + 1;
+}
+
+ew_fold_status ew_core_fold(ew_core *c, int32_t partition, int64_t offset, const void *buf, size_t len,
+                            ew_decode_error *reason)
+{
+    ew_partition_clock *pc = ew_windows_partition(&c->windows, partition);
+    if (!pc->assigned)
+        return EW_FOLD_UNASSIGNED;
+    ew_cf_record *r = &c->record;
+    ew_decode_error e = ew_decode_message(&c->decoder, buf, len, r);
+    if (e != EW_DECODE_OK) {
+        c->n.decode_errors[e]++;
+        consumed(pc, offset);
+        *reason = e;
+        return EW_FOLD_DEAD_LETTER;
+    }
+    uint32_t entity = entity_of(c, r);
+    ew_delta *d = ew_aggregate_slot(c->agg, entity, ew_window_start(r->ts_ms, c->cfg->window_ms));
+    if (!d)
+        return EW_FOLD_FULL;
+    bool late = ew_windows_observe(&c->windows, pc, r->ts_ms, offset);
+    ew_delta_add(d, r, late);
+    c->n.records++;
+    c->n.late += late;
+    return EW_FOLD_OK;
+}
+
+/* ---- flush ---- */
+
+static size_t batch_partitions(const ew_core *c, ew_flush_partition *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->windows.n_parts && n < cap; i++) {
+        const ew_partition_clock *pc = &c->windows.parts[i];
+        if (pc->assigned && pc->from_offset >= 0)
+            out[n++] = (ew_flush_partition){(int32_t)i, pc->from_offset, pc->next_offset,
+                                            ew_watermark(&c->windows, pc)};
+    }
+    return n;
+}
+
+/* The newest window start whose sketches ship: windows that are over for
+ * this member, i.e. that ended at or before the newest event it has read.
+ * Records of such a window that still arrive start a new sketch. */
+static int64_t ship_through(const ew_core *c)
+{
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < c->windows.n_parts; i++) {
+        const ew_partition_clock *pc = &c->windows.parts[i];
+        if (pc->assigned && pc->max_event_ms > newest)
+            newest = pc->max_event_ms;
+    }
+    return newest == INT64_MIN ? INT64_MIN : newest - c->cfg->window_ms;
+}
+
+ew_state_status ew_core_flush(ew_core *c, bool ship_all, ew_flush_partition *parts, size_t cap, size_t *n_parts,
+                              int32_t *refused_partition, int64_t *refused_offset)
+{
+    size_t n = *n_parts = batch_partitions(c, parts, cap);
+    if (n == 0 && (!ship_all || ew_aggregate_pairs(c->agg) == 0))
+        return EW_STATE_OK;
+    int64_t ship = ship_all ? INT64_MAX : ship_through(c);
+    size_t pending = ew_aggregate_pending(c->agg);
+    ew_state_status st = ew_state_flush(c->state, c->topic, parts, n, c->agg, ship, refused_partition, refused_offset);
+    if (st == EW_STATE_DOWN)
+        return st;
+    c->n.flushes++;
+    if (st == EW_STATE_REFUSED) {
+        c->n.refused++;
+        ew_core_forget(c);
+        return st;
+    }
+    c->n.pairs_flushed += pending;
+    ew_aggregate_flushed(c->agg, ship);
+    for (size_t i = 0; i < c->windows.n_parts; i++)
+        c->windows.parts[i].from_offset = -1;
+    return EW_STATE_OK;
+}
+
+/* ---- scoring ---- */
+
+static void fill_owner(const ew_core *c, const char *entity, ew_alert *a)
+{
+    const ew_distribution *d = ew_metadata_by_id(c->meta, entity);
+    if (d) {
+        a->project = d->project;
+        a->owner = d->owner;
+        a->route = d->route;
+    }
+}
+
+static bool emit(ew_core *c, const ew_score_item *it, const ew_score *s, ew_event_kind kind, int64_t ws)
+{
+    ew_alert a = {
+        .alert_id = it->incident.alert_id,
+        .kind = kind,
+        .severity = kind == EW_EVENT_FIRING ? s->severity : it->incident.severity,
+        .rule = "request_spike",
+        .entity_type = "distribution",
+        .entity_id = it->entity,
+        .window_start_ms = ws,
+        .window_end_ms = ws + c->cfg->window_ms,
+        .observed = s->observed,
+        .expected = s->expected,
+        .threshold = s->threshold,
+        .z_short = s->z,
+        .z_long = NAN,
+        .emitted_at_ms = ew_now_ms(),
+        .replay = c->replay,
+    };
+    fill_owner(c, it->entity, &a);
+    char *json = ew_alert_json(&a);
+    bool ok = c->out.alert(c->out.ctx, a.alert_id, json);
+    ew_info("alert %s %s %s window %lld: observed %.0f expected %.1f z %.1f",
+            kind == EW_EVENT_FIRING ? "firing" : "resolved", a.rule, a.entity_id, (long long)ws, s->observed,
+            s->expected, s->z);
+    free(json);
+    c->n.alerts++;
+    c->n.alerts_firing += kind == EW_EVENT_FIRING;
+    c->n.alerts_resolved += kind == EW_EVENT_RESOLVED;
+    return ok;
+}
+
+static bool score_window(ew_core *c, int64_t ws)
+{
+    ew_score_item *items;
+    size_t n;
+    if (ew_state_load_window(c->state, ws, &items, &n) != EW_STATE_OK)
+        return false;
+    bool ok = true;
+    uint64_t alerts_before = c->n.alerts;
+    const ew_spike_rule *rule = &c->cfg->request_spike;
+    for (size_t i = 0; i < n; i++) {
+        ew_score_item *it = &items[i];
+        ew_score s = ew_score_requests(rule, c->cfg->window_ms, &it->baseline, ws, (double)it->requests);
+        ew_baseline_update(&it->baseline, rule, c->cfg->window_ms, ws, &s);
+        ew_event_kind ev = ew_incident_step(&it->incident, &s, ws, "request_spike", it->entity);
+        if (ev != EW_EVENT_NONE)
+            ok = emit(c, it, &s, ev, ws) && ok;
+    }
+    /* State is saved and the claim released only once alerts are durable;
+     * if not, the lease expires and the window is scored again from the
+     * same baselines, repeating the same event ids. */
+    ok = ok && c->out.durable(c->out.ctx) && ew_state_commit_window(c->state, items, n, ws) == EW_STATE_OK;
+    free(items);
+    c->n.windows_scored += ok;
+    if (ok)
+        ew_info("scored window %lld: %zu entities, %llu alert events", (long long)ws, n,
+                (unsigned long long)(c->n.alerts - alerts_before));
+    return ok;
+}
+
+void ew_core_score_closed(ew_core *c)
+{
+    int64_t claimed[MAX_CLAIMS], low;
+    size_t n;
+    if (ew_state_claim_closed(c->state, c->topic, claimed, MAX_CLAIMS, &n, &low) != EW_STATE_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (!score_window(c, claimed[i]))
+            ew_warn("scoring window %lld failed; it will be retried when its claim expires", (long long)claimed[i]);
+}
+
+/* ---- summary ---- */
+
+/* "bad_status=3 column_count=1", or "none". */
+static void format_reasons(const uint64_t *counts, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 1; i < EW_DECODE_REASONS && n < cap; i++)
+        if (counts[i])
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s=%llu", n ? " " : "", ew_decode_error_name((ew_decode_error)i),
+                                  (unsigned long long)counts[i]);
+    if (!n)
+        snprintf(buf, cap, "none");
+}
+
+void ew_core_log_summary(const ew_core *c)
+{
+    uint64_t errors = 0;
+    char reasons[512];
+    for (int i = 1; i < EW_DECODE_REASONS; i++)
+        errors += c->n.decode_errors[i];
+    format_reasons(c->n.decode_errors, reasons, sizeof reasons);
+    const uint64_t *enc = c->decoder.by_encoding;
+    ew_info("decoded by encoding: tsv=%llu json=%llu avro_confluent=%llu avro_bare=%llu unsupported=%llu; "
+            "dead letters by reason: %s",
+            (unsigned long long)enc[EW_ENC_TSV], (unsigned long long)enc[EW_ENC_JSON],
+            (unsigned long long)enc[EW_ENC_AVRO_CONFLUENT], (unsigned long long)enc[EW_ENC_AVRO_BARE],
+            (unsigned long long)enc[EW_ENC_UNSUPPORTED], reasons);
+    ew_info("stopped: %llu records, %llu dead-lettered, %llu late, %llu unmapped, %llu flushes (%llu refused), "
+            "%llu windows scored, %llu alert events",
+            (unsigned long long)c->n.records, (unsigned long long)errors, (unsigned long long)c->n.late,
+            (unsigned long long)c->n.unmapped, (unsigned long long)c->n.flushes, (unsigned long long)c->n.refused,
+            (unsigned long long)c->n.windows_scored, (unsigned long long)c->n.alerts);
+    const ew_state_stats *st = ew_state_stats_of(c->state);
+    ew_info("valkey: %llu round trips, %llu commands sent, %llu (entity, window) pairs flushed",
+            (unsigned long long)st->round_trips, (unsigned long long)st->commands,
+            (unsigned long long)c->n.pairs_flushed);
+}
