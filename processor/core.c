@@ -137,18 +137,15 @@ static void consumed(ew_partition_clock *pc, int64_t offset)
     pc->next_offset = offset + 1;
 }
 
-ew_fold_status ew_core_fold(ew_core *c, int32_t partition, int64_t offset, const void *buf, size_t len,
-                            ew_decode_error *reason)
+ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offset, const ew_cf_record *r,
+                                    ew_decode_error e)
 {
     ew_partition_clock *pc = ew_windows_partition(&c->windows, partition);
     if (!pc->assigned)
         return EW_FOLD_UNASSIGNED;
-    ew_cf_record *r = &c->record;
-    ew_decode_error e = ew_decode_message(&c->decoder, buf, len, r);
     if (e != EW_DECODE_OK) {
         c->n.decode_errors[e]++;
         consumed(pc, offset);
-        *reason = e;
         return EW_FOLD_DEAD_LETTER;
     }
     uint32_t entity = entity_of(c, r);
@@ -157,9 +154,20 @@ ew_fold_status ew_core_fold(ew_core *c, int32_t partition, int64_t offset, const
         return EW_FOLD_FULL;
     bool late = ew_windows_observe(&c->windows, pc, r->ts_ms, offset);
     ew_delta_add(d, r, late);
+    if (r->ts_ms > c->n.newest_event_ms)
+        c->n.newest_event_ms = r->ts_ms;
     c->n.records++;
     c->n.late += late;
     return EW_FOLD_OK;
+}
+
+ew_fold_status ew_core_fold(ew_core *c, int32_t partition, int64_t offset, const void *buf, size_t len,
+                            ew_decode_error *reason)
+{
+    if (!ew_windows_partition(&c->windows, partition)->assigned)
+        return EW_FOLD_UNASSIGNED;
+    *reason = ew_decode_message(&c->decoder, buf, len, &c->record);
+    return ew_core_fold_decoded(c, partition, offset, &c->record, *reason);
 }
 
 /* ---- flush ---- */

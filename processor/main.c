@@ -6,6 +6,7 @@
 #include "edgewatch/common.h"
 #include "edgewatch/config.h"
 #include "edgewatch/pipeline.h"
+#include "edgewatch/replay.h"
 #include "edgewatch/tools.h"
 
 #include <getopt.h>
@@ -29,6 +30,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run -c FILE        join the consumer group and process until SIGTERM/SIGINT\n"
+    "  replay -c FILE     run history (--input files) through the pipeline; alerts to a file\n"
     "  check -c FILE      validate a configuration; print every problem\n"
     "  state show -c FILE print stored aggregates of a distribution or project as JSON\n"
     "  dev-kafka          run the embedded Kafka broker (librdkafka mock cluster)\n"
@@ -114,6 +116,15 @@ static int cmd_run(int argc, char **argv)
     return rc < 0 ? 0 : rc;
 }
 
+static int cmd_replay(int argc, char **argv)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    return ew_cmd_replay(argc, argv, &stop_requested);
+}
+
 static int cmd_check(int argc, char **argv)
 {
     ew_config cfg = {0};
@@ -147,6 +158,8 @@ int main(int argc, char **argv)
         return ew_cmd_dev_kafka(argc - 1, argv + 1);
     if (strcmp(cmd, "gen") == 0)
         return ew_cmd_gen(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "state") == 0)
         return ew_cmd_state(argc - 1, argv + 1);
     fprintf(stderr, "edgewatch: unknown command \"%s\" (see edgewatch --help)\n", cmd);

@@ -62,3 +62,9 @@ ew_state_status ew_state_read_range(ew_state *s, const char *entity, bool hourly
 {
     return s->ops->read_range(s, entity, hourly, from_ms, to_ms, fn, ctx);
 }
+
+ew_state_status ew_state_drop_namespace(ew_state *s, uint64_t *deleted)
+{
+    *deleted = 0;
+    return s->ops->drop_namespace ? s->ops->drop_namespace(s, deleted) : EW_STATE_OK;
+}

@@ -608,6 +608,38 @@ static ew_state_status vk_read_range(ew_state *state, const char *entity, bool h
     return EW_STATE_OK;
 }
 
+/* SCAN + UNLINK in pages of 1,000 keys; the prefix must name a namespace. */
+static ew_state_status vk_drop_namespace(ew_state *state, uint64_t *deleted)
+{
+    valkey_state *s = (valkey_state *)state;
+    if (!strstr(s->cfg->prefix, "ns:")) {
+        set_error(s, "refusing to delete keys under \"%s\": not a namespace", s->cfg->prefix);
+        return EW_STATE_DOWN;
+    }
+    if (!ensure_connected(s))
+        return EW_STATE_DOWN;
+    char cursor[32] = "0";
+    do {
+        count_trip(s, 1);
+        redisReply *r = redisCommand(s->ctx, "SCAN %s MATCH %s* COUNT 1000", cursor, s->cfg->prefix);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            drop_connection(s);
+            return EW_STATE_DOWN;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        const redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++)
+            redisAppendCommand(s->ctx, "UNLINK %s", keys->element[i]->str);
+        size_t n = keys->elements;
+        freeReplyObject(r);
+        if (drain_replies(s, n) != EW_STATE_OK)
+            return EW_STATE_DOWN;
+        *deleted += n;
+    } while (strcmp(cursor, "0") != 0);
+    return EW_STATE_OK;
+}
+
 static const ew_state_ops valkey_ops = {
     .close = vk_close,
     .last_error = vk_last_error,
@@ -619,6 +651,7 @@ static const ew_state_ops valkey_ops = {
     .load_window = vk_load_window,
     .commit_window = vk_commit_window,
     .read_range = vk_read_range,
+    .drop_namespace = vk_drop_namespace,
 };
 
 ew_state *ew_state_open_valkey(const ew_config *cfg)

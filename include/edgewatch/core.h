@@ -21,6 +21,7 @@ typedef struct {
     uint64_t records, decode_errors[EW_DECODE_REASONS], late, unmapped;
     uint64_t flushes, refused, pairs_flushed, windows_scored, alerts;
     uint64_t alerts_firing, alerts_resolved;
+    int64_t newest_event_ms; /* newest event time folded, 0 before any */
 } ew_core_counters;
 
 /* Where alert events go. durable() returns once every alert handed over so
@@ -48,6 +49,10 @@ void ew_core_free(ew_core *c);
 
 ew_fold_status ew_core_fold(ew_core *c, int32_t partition, int64_t offset, const void *buf, size_t len,
                             ew_decode_error *reason);
+/* The same for a record some other reader decoded (standard-log archives),
+ * with e the reason it is bad, or EW_DECODE_OK. */
+ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offset, const ew_cf_record *r,
+                                    ew_decode_error e);
 
 /* Partitions this member reads; resume_watermark_ms is what the state store
  * recorded (INT64_MIN when none), so late records are judged as before. */

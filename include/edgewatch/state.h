@@ -89,6 +89,10 @@ typedef struct {
 typedef void (*ew_stored_window_fn)(void *ctx, const ew_stored_window *w);
 /* Calls fn, in time order, for each stored window of entity whose start is
  * in [from_ms, to_ms): per-window hashes, or the hourly rollups when hourly. */
+/* Deletes every key under the configured prefix, which must be a namespace
+ * ("…ns:NAME:", see ew_config_set_namespace): live state is never dropped.
+ * *deleted gets the number of keys. */
+ew_state_status ew_state_drop_namespace(ew_state *s, uint64_t *deleted);
 ew_state_status ew_state_read_range(ew_state *s, const char *entity, bool hourly, int64_t from_ms, int64_t to_ms,
                                     ew_stored_window_fn fn, void *ctx);
 

@@ -29,6 +29,8 @@ typedef struct {
     ew_state_status (*commit_window)(ew_state *s, const ew_score_item *items, size_t n, int64_t window_start_ms);
     ew_state_status (*read_range)(ew_state *s, const char *entity, bool hourly, int64_t from_ms, int64_t to_ms,
                                   ew_stored_window_fn fn, void *ctx);
+    /* Deletes every key of a namespace; NULL when there is nothing to do. */
+    ew_state_status (*drop_namespace)(ew_state *s, uint64_t *deleted);
 } ew_state_ops;
 
 struct ew_state {

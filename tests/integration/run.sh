@@ -10,6 +10,7 @@ source tests/lib/stack.sh
 source tests/integration/test_lua.sh
 source tests/integration/test_state.sh
 source tests/integration/test_state_show.sh
+source tests/integration/test_replay.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
 passed=0
@@ -152,6 +153,7 @@ test_gen_deterministic
 test_end_to_end
 test_state_show
 test_flush_script
+test_replay
 state_timed test_state_crash
 state_timed test_state_rebalance
 state_timed test_state_outage

@@ -1,0 +1,721 @@
+/* memory.c -- the in-memory backend of the state interface.
+ *
+ * `edgewatch replay --in-memory` runs one process with no network: this
+ * backend keeps, in the process, everything the Valkey backend keeps on the
+ * server, and answers every call as state/valkey.c with state/flush.lua,
+ * close.lua and assign.lua would for a single member. The data model is the
+ * key layout of state/README.md, kept as sorted tables instead of keys:
+ *
+ *   agg:<entity>:<ws>   -> a row in the entity's `windows` table
+ *   hagg:<entity>:<hs>  -> a row in the entity's `hours` table
+ *   win:<ws>, claim:<ws> done -> the global `windows` table (members, done)
+ *   pending             -> the `pending` table
+ *   off:/wm:<topic>     -> the topic's `parts` table
+ *   base:/inc:request_spike:<entity> -> fields of the entity
+ *
+ * Window and hour starts are stored in seconds, computed exactly as
+ * valkey.c computes the key names, so every rounding matches.
+ *
+ * Where it intentionally differs from Valkey (nothing else should):
+ *   - No idle timeout in claim_closed: every registered or flushed
+ *     partition holds windows open until its watermark passes them. A
+ *     replay is driven by event time alone, and a partition going "idle"
+ *     by the wall clock would make its results depend on machine speed.
+ *   - No scoring lease: a claimed window that was not committed is
+ *     returned again by the next claim_closed (Valkey: after 10 s), since
+ *     the only member that could have claimed it is the caller.
+ *   - No retention: nothing expires, `done` claims included; everything is
+ *     freed at close. A replay is bounded by its input.
+ *   - load_window lists a window's entities sorted by name (SMEMBERS has
+ *     no defined order), so a replay's alert order is reproducible.
+ *   - Counters are exact 64-bit integers; Lua sums them as doubles, exact
+ *     only below 2^53 (never reached in practice).
+ *   - stats() counts nothing (there are no round trips); the calls never
+ *     return EW_STATE_DOWN, and running out of memory aborts the process,
+ *     because a half-applied flush must never be observed.
+ *
+ * Work here follows flushes, pairs and windows, never records.
+ */
+#include "edgewatch/state.h"
+#include "edgewatch/state_backend.h"
+#include "edgewatch/window.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- sorted tables ---- */
+
+/* Every table holds structs whose first member is their int64_t key, kept
+ * in ascending key order: lookups are binary searches, and iterating gives
+ * time order, which is what read_range and claim_closed return. */
+typedef struct {
+    char *items;
+    size_t n, cap, size;
+} table;
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        ew_error("memory state: out of memory");
+        abort();
+    }
+    return q;
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xrealloc(NULL, n), s, n);
+}
+
+static void table_init(table *t, size_t size) { *t = (table){.size = size}; }
+static void *table_at(const table *t, size_t i) { return t->items + i * t->size; }
+
+static int64_t table_key(const table *t, size_t i)
+{
+    int64_t k;
+    memcpy(&k, table_at(t, i), sizeof k);
+    return k;
+}
+
+static size_t table_lower(const table *t, int64_t key)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (table_key(t, mid) < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void *table_find(const table *t, int64_t key)
+{
+    size_t i = table_lower(t, key);
+    return i < t->n && table_key(t, i) == key ? table_at(t, i) : NULL;
+}
+
+/* The entry of key, inserted zeroed (but for its key) if absent. Pointers
+ * into the table are valid until the next insertion. */
+static void *table_get(table *t, int64_t key, bool *created)
+{
+    size_t i = table_lower(t, key);
+    *created = !(i < t->n && table_key(t, i) == key);
+    if (!*created)
+        return table_at(t, i);
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->items = xrealloc(t->items, t->cap * t->size);
+    }
+    memmove(table_at(t, i + 1), table_at(t, i), (t->n - i) * t->size);
+    memset(table_at(t, i), 0, t->size);
+    memcpy(table_at(t, i), &key, sizeof key);
+    t->n++;
+    return table_at(t, i);
+}
+
+static void table_remove(table *t, int64_t key)
+{
+    size_t i = table_lower(t, key);
+    if (i < t->n && table_key(t, i) == key) {
+        memmove(table_at(t, i), table_at(t, i + 1), (t->n - i - 1) * t->size);
+        t->n--;
+    }
+}
+
+/* ---- the stored state ---- */
+
+/* One agg (or hagg) hash. Top fields are listed in the order they were
+ * first written, as HGETALL lists a hash this small. */
+typedef struct {
+    int64_t start_s;
+    uint64_t counters[EW_COUNTERS];
+    char *tops[EW_DIMS]; /* merged "COUNT\tVALUE\n" text; NULL: never written */
+    uint8_t top_order[EW_DIMS];
+    uint8_t n_tops;
+} mem_row;
+
+typedef struct {
+    char *name;
+    table windows, hours; /* of mem_row */
+    bool has_baseline, has_incident;
+    ew_baseline baseline;
+    ew_incident incident;
+} mem_entity;
+
+/* A window as win:<ws> and claim:<ws> see it. */
+typedef struct {
+    int64_t start_s;
+    bool done;
+    uint32_t *members; /* entity indices, each once */
+    size_t n_members, cap_members;
+} mem_window;
+
+typedef struct {
+    int64_t start_s;
+} mem_pending;
+
+typedef struct {
+    int64_t partition;
+    bool has_offset;
+    int64_t next_offset;
+    int64_t watermark_ms; /* every entry has one: flush and register set it */
+} mem_partition;
+
+typedef struct {
+    char *name;
+    table parts; /* of mem_partition */
+} mem_topic;
+
+typedef struct {
+    ew_state base; /* first member: what the interface sees */
+    const ew_config *cfg;
+    mem_entity *entities;
+    size_t n_entities, cap_entities;
+    uint32_t *index; /* open addressing on the name: entity index + 1, 0 = free */
+    size_t index_cap;
+    table windows; /* of mem_window */
+    table pending; /* of mem_pending */
+    mem_topic *topics;
+    size_t n_topics;
+    /* ew_delta_fields' names in its fixed order, with their counter index. */
+    const char *field_name[EW_DELTA_MAX_FIELDS];
+    int field_index[EW_DELTA_MAX_FIELDS];
+    size_t n_fields;
+    ew_state_stats stats;
+} memory_state;
+
+/* ---- entities ---- */
+
+static size_t name_slot(const memory_state *s, const char *name)
+{
+    size_t mask = s->index_cap - 1;
+    size_t i = (size_t)ew_hash64(name, strlen(name), EW_HASH_SEED) & mask;
+    while (s->index[i] && strcmp(s->entities[s->index[i] - 1].name, name) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void grow_index(memory_state *s)
+{
+    free(s->index);
+    s->index_cap = s->index_cap ? s->index_cap * 2 : 256;
+    s->index = xrealloc(NULL, s->index_cap * sizeof *s->index);
+    memset(s->index, 0, s->index_cap * sizeof *s->index);
+    for (size_t e = 0; e < s->n_entities; e++)
+        s->index[name_slot(s, s->entities[e].name)] = (uint32_t)e + 1;
+}
+
+static mem_entity *find_entity(const memory_state *s, const char *name)
+{
+    if (!s->index_cap)
+        return NULL;
+    uint32_t at = s->index[name_slot(s, name)];
+    return at ? &s->entities[at - 1] : NULL;
+}
+
+/* Index of the entity, created on first sight. */
+static uint32_t intern_entity(memory_state *s, const char *name)
+{
+    mem_entity *found = find_entity(s, name);
+    if (found)
+        return (uint32_t)(found - s->entities);
+    if (2 * (s->n_entities + 1) > s->index_cap)
+        grow_index(s);
+    if (s->n_entities == s->cap_entities) {
+        s->cap_entities = s->cap_entities ? s->cap_entities * 2 : 64;
+        s->entities = xrealloc(s->entities, s->cap_entities * sizeof *s->entities);
+    }
+    mem_entity *e = &s->entities[s->n_entities];
+    memset(e, 0, sizeof *e);
+    e->name = xstrdup(name);
+    table_init(&e->windows, sizeof(mem_row));
+    table_init(&e->hours, sizeof(mem_row));
+    s->index[name_slot(s, name)] = (uint32_t)s->n_entities + 1;
+    return (uint32_t)s->n_entities++;
+}
+
+static void free_rows(table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        mem_row *r = table_at(t, i);
+        for (int d = 0; d < EW_DIMS; d++)
+            free(r->tops[d]);
+    }
+    free(t->items);
+}
+
+/* ---- topics and partitions ---- */
+
+static mem_topic *find_topic(const memory_state *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_topics; i++)
+        if (strcmp(s->topics[i].name, name) == 0)
+            return &s->topics[i];
+    return NULL;
+}
+
+static mem_topic *get_topic(memory_state *s, const char *name)
+{
+    mem_topic *t = find_topic(s, name);
+    if (t)
+        return t;
+    s->topics = xrealloc(s->topics, (s->n_topics + 1) * sizeof *s->topics);
+    t = &s->topics[s->n_topics++];
+    t->name = xstrdup(name);
+    table_init(&t->parts, sizeof(mem_partition));
+    return t;
+}
+
+static const mem_partition *find_partition(const memory_state *s, const char *topic, int32_t partition)
+{
+    const mem_topic *t = find_topic(s, topic);
+    return t ? table_find(&t->parts, partition) : NULL;
+}
+
+/* ---- flush ---- */
+
+/* ew_delta_fields names a delta's non-zero counters in one fixed order.
+ * Learning that order once, with every counter set, turns each name of a
+ * flush into its counter index with pointer compares, not string work. */
+static void learn_fields(memory_state *s)
+{
+    ew_delta all;
+    memset(&all, 0, sizeof all);
+    all.requests = all.bytes = all.late = 1;
+    for (int i = 0; i < EW_STATUS_CLASSES; i++)
+        all.status[i] = 1;
+    for (int i = 0; i < EW_RESULT_COUNT; i++)
+        all.result[i] = 1;
+    for (int i = 0; i < EW_LAT_BUCKETS; i++)
+        all.ttfb[i] = all.origin_fbl[i] = 1;
+    ew_field_value f[EW_DELTA_MAX_FIELDS];
+    s->n_fields = ew_delta_fields(&all, f);
+    for (size_t i = 0; i < s->n_fields; i++) {
+        s->field_name[i] = f[i].name;
+        s->field_index[i] = ew_counter_index(f[i].name);
+    }
+}
+
+/* A delta's fields as counter increments, indexed like ew_stored_window. */
+static void delta_counters(const memory_state *s, const ew_delta *d, uint64_t out[EW_COUNTERS])
+{
+    ew_field_value f[EW_DELTA_MAX_FIELDS];
+    size_t nf = ew_delta_fields(d, f), at = 0;
+    memset(out, 0, EW_COUNTERS * sizeof *out);
+    for (size_t i = 0; i < nf; i++) {
+        while (at < s->n_fields && s->field_name[at] != f[i].name)
+            at++;
+        int c = at < s->n_fields ? s->field_index[at] : ew_counter_index(f[i].name);
+        if (c >= 0)
+            out[c] += f[i].value;
+    }
+}
+
+static void add_counters(mem_row *r, const uint64_t add[EW_COUNTERS])
+{
+    for (int c = 0; c < EW_COUNTERS; c++)
+        r->counters[c] += add[c];
+}
+
+/* The top lists a pair ships (push_tops): the non-empty formatted ones. */
+typedef struct {
+    char text[EW_DIMS][EW_TOPK_TEXT_MAX];
+    size_t len[EW_DIMS];
+    size_t n;
+} shipped_tops;
+
+static void format_tops(const ew_delta *d, int64_t ship_through_ms, shipped_tops *t)
+{
+    t->n = 0;
+    for (int dim = 0; dim < EW_DIMS; dim++) {
+        t->len[dim] = ew_delta_ships(d, ship_through_ms)
+                          ? ew_topk_format(&d->top, (ew_dim)dim, t->text[dim], sizeof t->text[dim])
+                          : 0;
+        t->n += t->len[dim] > 0;
+    }
+}
+
+/* flush.lua's merge_top: the shipped list summed into the stored one. */
+static void merge_top(mem_row *r, ew_dim dim, const char *text, size_t len)
+{
+    const char *old = r->tops[dim] ? r->tops[dim] : "";
+    char merged[EW_TOPK_MERGED_MAX];
+    ew_topk_merge_text(old, strlen(old), text, len, EW_TOPK_KEEP, merged, sizeof merged);
+    if (!r->tops[dim])
+        r->top_order[r->n_tops++] = (uint8_t)dim;
+    free(r->tops[dim]);
+    r->tops[dim] = xstrdup(merged);
+}
+
+static void merge_tops(mem_row *r, const shipped_tops *t)
+{
+    for (int d = 0; d < EW_DIMS; d++)
+        if (t->len[d])
+            merge_top(r, (ew_dim)d, t->text[d], t->len[d]);
+}
+
+static mem_window *get_window(memory_state *s, int64_t start_s)
+{
+    bool created;
+    return table_get(&s->windows, start_s, &created);
+}
+
+static void add_member(mem_window *w, uint32_t entity)
+{
+    if (w->n_members == w->cap_members) {
+        w->cap_members = w->cap_members ? w->cap_members * 2 : 16;
+        w->members = xrealloc(w->members, w->cap_members * sizeof *w->members);
+    }
+    w->members[w->n_members++] = entity;
+}
+
+/* Counters of a pair: window row, hour rollup, win set and scoring queue.
+ * `req` is in every such delta, so a row whose `req` was 0 is new to the
+ * window's member set (SADD). */
+static void apply_counters(memory_state *s, uint32_t entity, mem_row *row, const ew_delta *d)
+{
+    uint64_t add[EW_COUNTERS];
+    delta_counters(s, d, add);
+    bool member = row->counters[EW_C_REQ] > 0;
+    add_counters(row, add);
+    int64_t ws = row->start_s, hs = ws / 3600 * 3600;
+    if (hs > ws) /* floor, like Lua's %, for times before 1970 */
+        hs -= 3600;
+    bool created;
+    add_counters(table_get(&s->entities[entity].hours, hs, &created), add);
+    mem_window *w = get_window(s, ws);
+    if (!member)
+        add_member(w, entity);
+    if (d->on_time && !w->done)
+        table_get(&s->pending, ws, &created);
+}
+
+/* One pair as push_pair sends it and flush.lua applies it. */
+static void apply_pair(memory_state *s, const ew_aggregate *agg, const ew_delta *d, int64_t ship_through_ms)
+{
+    shipped_tops tops;
+    format_tops(d, ship_through_ms, &tops);
+    bool counters = d->requests > 0;
+    if (!counters && !tops.n)
+        return; /* nothing to write: Valkey creates no key either */
+    uint32_t entity = intern_entity(s, ew_entity_name(agg, d->entity));
+    bool created;
+    mem_row *row = table_get(&s->entities[entity].windows, d->window_start_ms / 1000, &created);
+    merge_tops(row, &tops);
+    if (counters)
+        apply_counters(s, entity, row, d);
+}
+
+/* flush.lua's refused_by: checked before anything is written. */
+static bool refused(const memory_state *s, const char *topic, const ew_flush_partition *parts, size_t n,
+                    int32_t *refused_partition, int64_t *refused_offset)
+{
+    for (size_t i = 0; i < n; i++) {
+        const mem_partition *p = find_partition(s, topic, parts[i].partition);
+        if (p && p->has_offset && p->next_offset != parts[i].from_offset) {
+            *refused_partition = parts[i].partition;
+            *refused_offset = p->next_offset;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* flush.lua's record_offsets. Each watermark is compared with the value
+ * stored before the batch, as the script's single HMGET does, so even a
+ * partition named twice in a batch ends as it would in Valkey. */
+static void record_offsets(memory_state *s, const char *topic, const ew_flush_partition *parts, size_t n)
+{
+    if (!n)
+        return;
+    mem_topic *t = get_topic(s, topic);
+    typedef struct {
+        bool known;
+        int64_t watermark_ms;
+    } stored_wm;
+    stored_wm *before = xrealloc(NULL, n * sizeof *before);
+    for (size_t i = 0; i < n; i++) {
+        const mem_partition *p = table_find(&t->parts, parts[i].partition);
+        before[i] = (stored_wm){p != NULL, p ? p->watermark_ms : 0};
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool created;
+        mem_partition *p = table_get(&t->parts, parts[i].partition, &created);
+        p->has_offset = true;
+        p->next_offset = parts[i].next_offset;
+        if (!before[i].known || before[i].watermark_ms < parts[i].watermark_ms)
+            p->watermark_ms = parts[i].watermark_ms;
+    }
+    free(before);
+}
+
+static ew_state_status mem_flush(ew_state *state, const char *topic, const ew_flush_partition *parts, size_t n_parts,
+                                 const ew_aggregate *agg, int64_t ship_through_ms, int32_t *refused_partition,
+                                 int64_t *refused_offset)
+{
+    memory_state *s = (memory_state *)state;
+    if (refused(s, topic, parts, n_parts, refused_partition, refused_offset))
+        return EW_STATE_REFUSED;
+    record_offsets(s, topic, parts, n_parts);
+    size_t pairs = ew_aggregate_pairs(agg);
+    for (size_t i = 0; i < pairs; i++)
+        apply_pair(s, agg, ew_aggregate_pair(agg, i), ship_through_ms);
+    return EW_STATE_OK;
+}
+
+/* ---- partitions ---- */
+
+static ew_state_status mem_partitions(ew_state *state, const char *topic, const int32_t *partitions, size_t n,
+                                      int64_t *next_offsets, int64_t *watermarks_ms)
+{
+    const memory_state *s = (const memory_state *)state;
+    for (size_t i = 0; i < n; i++) {
+        const mem_partition *p = find_partition(s, topic, partitions[i]);
+        next_offsets[i] = p && p->has_offset ? p->next_offset : -1;
+        watermarks_ms[i] = p ? p->watermark_ms : INT64_MIN;
+    }
+    return EW_STATE_OK;
+}
+
+/* assign.lua: HSETNX wm -1. Every known partition is live (no idle timeout). */
+static ew_state_status mem_register_partitions(ew_state *state, const char *topic, const int32_t *partitions, size_t n)
+{
+    memory_state *s = (memory_state *)state;
+    if (!n)
+        return EW_STATE_OK;
+    mem_topic *t = get_topic(s, topic);
+    for (size_t i = 0; i < n; i++) {
+        bool created;
+        mem_partition *p = table_get(&t->parts, partitions[i], &created);
+        if (created)
+            p->watermark_ms = -1;
+    }
+    return EW_STATE_OK;
+}
+
+/* ---- closing and scoring ---- */
+
+/* close.lua's floor((low - window_ms) / 1000), kept from overflowing when
+ * a partition's watermark is still EW_WM_NONE. */
+static int64_t closed_through_s(int64_t low, int64_t window_ms)
+{
+    if (low < INT64_MIN + window_ms)
+        return INT64_MIN;
+    int64_t x = low - window_ms, q = x / 1000;
+    return q * 1000 > x ? q - 1 : q;
+}
+
+static bool low_watermark(const memory_state *s, const char *topic, int64_t *low)
+{
+    const mem_topic *t = find_topic(s, topic);
+    if (!t || !t->parts.n)
+        return false;
+    *low = INT64_MAX;
+    for (size_t i = 0; i < t->parts.n; i++) {
+        const mem_partition *p = table_at(&t->parts, i);
+        if (p->watermark_ms < *low)
+            *low = p->watermark_ms;
+    }
+    return true;
+}
+
+/* close.lua without the lease: the first `cap` closed pending windows are
+ * the candidates; done ones leave the queue, the others are returned, and
+ * stay pending until committed. (Flush and commit already keep done windows
+ * out of the queue here; the check stays so the rule reads as close.lua's.) */
+static ew_state_status mem_claim_closed(ew_state *state, const char *topic, int64_t *window_starts, size_t cap,
+                                        size_t *n_claimed, int64_t *low_watermark_ms)
+{
+    memory_state *s = (memory_state *)state;
+    *n_claimed = 0;
+    if (!low_watermark(s, topic, low_watermark_ms)) {
+        *low_watermark_ms = -1;
+        return EW_STATE_OK;
+    }
+    int64_t last_s = closed_through_s(*low_watermark_ms, s->cfg->window_ms);
+    size_t i = 0;
+    for (size_t seen = 0; seen < cap && i < s->pending.n && table_key(&s->pending, i) <= last_s; seen++) {
+        int64_t ws = table_key(&s->pending, i);
+        const mem_window *w = table_find(&s->windows, ws);
+        if (w && w->done) {
+            table_remove(&s->pending, ws);
+            continue;
+        }
+        window_starts[(*n_claimed)++] = ws * 1000;
+        i++;
+    }
+    return EW_STATE_OK;
+}
+
+static int by_entity(const void *a, const void *b)
+{
+    return strcmp(((const ew_score_item *)a)->entity, ((const ew_score_item *)b)->entity);
+}
+
+static void fill_item(const memory_state *s, uint32_t entity, int64_t ws, ew_score_item *it)
+{
+    const mem_entity *e = &s->entities[entity];
+    const mem_row *row = table_find(&e->windows, ws);
+    snprintf(it->entity, sizeof it->entity, "%s", e->name);
+    it->requests = row ? row->counters[EW_C_REQ] : 0;
+    if (e->has_baseline)
+        it->baseline = e->baseline;
+    else
+        ew_baseline_init(&it->baseline);
+    if (e->has_incident)
+        it->incident = e->incident;
+    else
+        ew_incident_init(&it->incident);
+}
+
+static ew_state_status mem_load_window(ew_state *state, int64_t window_start_ms, ew_score_item **items, size_t *n)
+{
+    const memory_state *s = (const memory_state *)state;
+    int64_t ws = window_start_ms / 1000;
+    const mem_window *w = table_find(&s->windows, ws);
+    *n = w ? w->n_members : 0;
+    *items = xrealloc(NULL, (*n + 1) * sizeof **items);
+    memset(*items, 0, (*n + 1) * sizeof **items);
+    for (size_t i = 0; i < *n; i++)
+        fill_item(s, w->members[i], ws, &(*items)[i]);
+    /* SMEMBERS has no order; a replay's output must not depend on one. */
+    qsort(*items, *n, sizeof **items, by_entity);
+    return EW_STATE_OK;
+}
+
+/* What parse_incident reads back of what append_item_writes stores. */
+static ew_incident stored_incident(const ew_incident *in)
+{
+    ew_incident out;
+    ew_incident_init(&out);
+    snprintf(out.alert_id, sizeof out.alert_id, "%s", in->alert_id);
+    out.open = in->open;
+    out.start_ws = in->start_ws;
+    out.resolved_ws = in->resolved_ws;
+    out.last_ws = in->last_ws;
+    out.severity = in->severity == EW_SEV_CRITICAL ? EW_SEV_CRITICAL : EW_SEV_WARNING;
+    return out;
+}
+
+static ew_state_status mem_commit_window(ew_state *state, const ew_score_item *items, size_t n,
+                                         int64_t window_start_ms)
+{
+    memory_state *s = (memory_state *)state;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t at = intern_entity(s, items[i].entity); /* may move s->entities */
+        mem_entity *e = &s->entities[at];
+        e->baseline = items[i].baseline;
+        e->has_baseline = true;
+        if (items[i].incident.alert_id[0]) {
+            e->incident = stored_incident(&items[i].incident);
+            e->has_incident = true;
+        }
+    }
+    int64_t ws = window_start_ms / 1000;
+    get_window(s, ws)->done = true;
+    table_remove(&s->pending, ws);
+    return EW_STATE_OK;
+}
+
+/* ---- reading stored totals back ---- */
+
+static void report_row(const mem_row *r, ew_stored_window_fn fn, void *ctx)
+{
+    ew_stored_window w;
+    memset(&w, 0, sizeof w);
+    w.start_ms = r->start_s * 1000;
+    memcpy(w.counters, r->counters, sizeof w.counters);
+    for (size_t k = 0; k < r->n_tops && k < EW_MAX_STORED_TOPS; k++) {
+        w.top_fields[k] = ew_dim_field((ew_dim)r->top_order[k]);
+        w.top_texts[k] = r->tops[r->top_order[k]];
+    }
+    w.n_tops = r->n_tops < EW_MAX_STORED_TOPS ? r->n_tops : EW_MAX_STORED_TOPS;
+    fn(ctx, &w);
+}
+
+/* vk_read_range reads the keys of the step grid from the window holding
+ * from_ms up to to_ms; only rows on that grid are visible to it. */
+static ew_state_status mem_read_range(ew_state *state, const char *entity, bool hourly, int64_t from_ms, int64_t to_ms,
+                                      ew_stored_window_fn fn, void *ctx)
+{
+    const memory_state *s = (const memory_state *)state;
+    const mem_entity *e = find_entity(s, entity);
+    if (!e)
+        return EW_STATE_OK;
+    int64_t step = hourly ? 3600000 : s->cfg->window_ms;
+    int64_t first = ew_window_start(from_ms, step);
+    const table *rows = hourly ? &e->hours : &e->windows;
+    for (size_t i = table_lower(rows, first / 1000); i < rows->n; i++) {
+        const mem_row *r = table_at(rows, i);
+        int64_t ms = r->start_s * 1000;
+        if (ms >= to_ms)
+            break;
+        if (ms >= first && (ms - first) % step == 0)
+            report_row(r, fn, ctx);
+    }
+    return EW_STATE_OK;
+}
+
+/* ---- the rest of the interface ---- */
+
+static const char *mem_last_error(const ew_state *state)
+{
+    (void)state;
+    return "";
+}
+
+static const ew_state_stats *mem_stats(const ew_state *state) { return &((const memory_state *)state)->stats; }
+
+static void mem_close(ew_state *state)
+{
+    memory_state *s = (memory_state *)state;
+    for (size_t i = 0; i < s->n_entities; i++) {
+        free(s->entities[i].name);
+        free_rows(&s->entities[i].windows);
+        free_rows(&s->entities[i].hours);
+    }
+    for (size_t i = 0; i < s->windows.n; i++)
+        free(((mem_window *)table_at(&s->windows, i))->members);
+    for (size_t i = 0; i < s->n_topics; i++) {
+        free(s->topics[i].name);
+        free(s->topics[i].parts.items);
+    }
+    free(s->entities);
+    free(s->index);
+    free(s->windows.items);
+    free(s->pending.items);
+    free(s->topics);
+    free(s);
+}
+
+/* No drop_namespace: a process's private state has no namespace to drop
+ * and ends at close, so ew_state_drop_namespace has nothing to do. */
+static const ew_state_ops memory_ops = {
+    .close = mem_close,
+    .last_error = mem_last_error,
+    .stats = mem_stats,
+    .flush = mem_flush,
+    .partitions = mem_partitions,
+    .register_partitions = mem_register_partitions,
+    .claim_closed = mem_claim_closed,
+    .load_window = mem_load_window,
+    .commit_window = mem_commit_window,
+    .read_range = mem_read_range,
+};
+
+ew_state *ew_state_open_memory(const ew_config *cfg)
+{
+    memory_state *s = xrealloc(NULL, sizeof *s);
+    memset(s, 0, sizeof *s);
+    s->base.ops = &memory_ops;
+    s->cfg = cfg;
+    table_init(&s->windows, sizeof(mem_window));
+    table_init(&s->pending, sizeof(mem_pending));
+    learn_fields(s);
+    return &s->base;
+}
