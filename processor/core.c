@@ -37,6 +37,7 @@ struct ew_core {
     ew_state *state;
     ew_core_output out;
     bool replay;
+    int64_t range_from_ms, range_to_ms;
     ew_core_counters n;
 };
 
@@ -62,6 +63,8 @@ ew_core *ew_core_new(const ew_config *cfg, ew_state *state, const char *topic, e
     }
     ew_windows_init(&c->windows, cfg->window_ms, cfg->lateness_ms);
     c->agg = ew_aggregate_new(cfg->flush_max_pairs);
+    c->range_from_ms = INT64_MIN;
+    c->range_to_ms = INT64_MAX;
     return c;
 }
 
@@ -77,6 +80,12 @@ void ew_core_free(ew_core *c)
 }
 
 const ew_core_counters *ew_core_counters_of(const ew_core *c) { return &c->n; }
+
+void ew_core_set_range(ew_core *c, int64_t from_ms, int64_t to_ms)
+{
+    c->range_from_ms = from_ms;
+    c->range_to_ms = to_ms;
+}
 bool ew_core_full(const ew_core *c) { return ew_aggregate_full(c->agg); }
 
 /* ---- partitions ---- */
@@ -147,6 +156,11 @@ ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offse
         c->n.decode_errors[e]++;
         consumed(pc, offset);
         return EW_FOLD_DEAD_LETTER;
+    }
+    if (r->ts_ms < c->range_from_ms || r->ts_ms >= c->range_to_ms) {
+        c->n.outside_range++;
+        consumed(pc, offset);
+        return EW_FOLD_SKIPPED;
     }
     uint32_t entity = entity_of(c, r);
     ew_delta *d = ew_aggregate_slot(c->agg, entity, ew_window_start(r->ts_ms, c->cfg->window_ms));

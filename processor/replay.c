@@ -22,6 +22,7 @@
 #include "edgewatch/common.h"
 #include "edgewatch/core.h"
 #include "edgewatch/decode.h"
+#include "edgewatch/range_source.h"
 #include "edgewatch/state.h"
 
 #include <errno.h>
@@ -40,8 +41,9 @@
 #define TOPIC "replay"
 
 static const char replay_usage[] =
-    "usage: edgewatch replay -c FILE --input FILE... [--in-memory | --namespace NS [--cleanup]]\n"
-    "                        [--alerts-out FILE] [--set key=value]...\n"
+    "usage: edgewatch replay -c FILE (--input FILE... | --from T --to T)\n"
+    "                        [--in-memory | --namespace NS [--cleanup]] [--alerts-out FILE]\n"
+    "                        [--set key=value]...\n"
     "\n"
     "Runs history through the same stages as `edgewatch run` and writes the alerts\n"
     "it would have raised, each marked \"replay\": true. Live state and the live alert\n"
@@ -49,6 +51,9 @@ static const char replay_usage[] =
     "settings give the same alerts (only emitted_at differs).\n"
     "\n"
     "  -c, --config FILE     configuration file (docs/configuration.md)\n"
+    "      --from T, --to T  the CloudFront topic's records with event time in [T, T),\n"
+    "                        RFC 3339 or epoch seconds; read outside the consumer group,\n"
+    "                        nothing committed\n"
     "      --input FILE...   real-time log lines (TSV or JSON, gzip or plain) or archived\n"
     "                        standard logs (.gz or plain); '-' reads stdin. Every argument\n"
     "                        after --input up to the next option is an input\n"
@@ -64,7 +69,7 @@ static const char replay_usage[] =
     "then a summary. Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n";
 
 typedef struct {
-    const char *config, *ns, *alerts_out;
+    const char *config, *ns, *alerts_out, *from, *to;
     const char *inputs[MAX_INPUTS];
     size_t n_inputs;
     const char *sets[64];
@@ -83,6 +88,7 @@ typedef struct {
     ew_core *core;
     ew_state *state;
     alert_file alerts;
+    const char *topic;     /* the configured topic, or "replay" for files */
     volatile sig_atomic_t *stop;
     char *line;            /* max_line_bytes + 2 */
     uint64_t bytes_total, bytes_done, bytes_done_before, since_flush;
@@ -105,6 +111,8 @@ static int take_option(replay_args *a, int c, const char *arg)
     case 'n': a->ns = arg; return 0;
     case 'o': a->alerts_out = arg; return 0;
     case 'm': a->in_memory = true; return 0;
+    case 'f': a->from = arg; return 0;
+    case 't': a->to = arg; return 0;
     case 'k': a->cleanup = true; return 0;
     case 's':
         if (a->n_sets == 64)
@@ -131,7 +139,7 @@ static int parse_args(int argc, char **argv, replay_args *a)
     static const struct { const char *name; int code; bool value; } opts[] = {
         {"--config", 'c', true}, {"-c", 'c', true},          {"--namespace", 'n', true},
         {"--alerts-out", 'o', true}, {"--set", 's', true},   {"--in-memory", 'm', false},
-        {"--cleanup", 'k', false},
+        {"--cleanup", 'k', false},  {"--from", 'f', true},          {"--to", 't', true},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -155,8 +163,10 @@ static int parse_args(int argc, char **argv, replay_args *a)
     }
     if (!a->config)
         return usage_error("-c FILE is required", NULL);
-    if (a->n_inputs == 0)
-        return usage_error("--input FILE... is required (topic ranges --from/--to are not supported yet)", NULL);
+    if (!a->from != !a->to)
+        return usage_error("--from and --to go together", NULL);
+    if (!a->n_inputs == !a->from)
+        return usage_error("give either --input FILE... or --from T --to T", NULL);
     if (a->ns && a->in_memory)
         return usage_error("give --in-memory or --namespace NS, not both", NULL);
     if (a->cleanup && !a->ns)
@@ -363,6 +373,16 @@ static uint64_t input_bytes(const replay_args *a)
     return total;
 }
 
+static bool register_partitions(replay *r, const int32_t *ids, size_t n)
+{
+    bool ok = ew_state_register_partitions(r->state, r->topic, ids, n) == EW_STATE_OK;
+    for (size_t i = 0; ok && i < n; i++)
+        ew_core_assign(r->core, ids[i], INT64_MIN);
+    if (!ok)
+        ew_error("replay: state store: %s", ew_state_last_error(r->state));
+    return ok;
+}
+
 /* Every input is a partition; registering them all first makes each window
  * wait for every input, as a group member waits for every partition. */
 static bool register_inputs(replay *r, size_t n)
@@ -370,12 +390,54 @@ static bool register_inputs(replay *r, size_t n)
     int32_t *ids = calloc(n, sizeof *ids);
     for (size_t i = 0; i < n; i++)
         ids[i] = (int32_t)i;
-    bool ok = ew_state_register_partitions(r->state, TOPIC, ids, n) == EW_STATE_OK;
-    for (size_t i = 0; ok && i < n; i++)
-        ew_core_assign(r->core, (int32_t)i, INT64_MIN);
+    bool ok = register_partitions(r, ids, n);
     free(ids);
-    if (!ok)
-        ew_error("replay: state store: %s", ew_state_last_error(r->state));
+    return ok;
+}
+
+/* ---- a topic range ---- */
+
+static bool replay_topic(replay *r, ew_range_source *src)
+{
+    bool done = false;
+    while (!done && !*r->stop) {
+        rd_kafka_message_t *m = ew_range_next(src, 500, &done);
+        if (!m) {
+            progress(r, false);
+            continue;
+        }
+        bool ok = fold(r, m->partition, m->offset, NULL, EW_DECODE_OK, m->payload, m->len);
+        rd_kafka_message_destroy(m);
+        if (!ok)
+            return false;
+        r->bytes_done++;
+    }
+    return true;
+}
+
+static bool run_topic(replay *r, const replay_args *a)
+{
+    int64_t from, to;
+    if (!ew_parse_time_ms(a->from, &from) || !ew_parse_time_ms(a->to, &to) || from >= to) {
+        ew_error("replay: --from/--to must be RFC 3339 or epoch seconds, --from before --to");
+        return false;
+    }
+    char err[512];
+    ew_range_source *src = ew_range_open(r->cfg, r->cfg->topic_cloudfront, from, to, err, sizeof err);
+    if (!src) {
+        ew_error("replay: %s", err);
+        return false;
+    }
+    int32_t ids[MAX_INPUTS];
+    size_t n = ew_range_partitions(src, ids, MAX_INPUTS);
+    if (ew_range_fallbacks(src))
+        ew_info("replay: the broker gave no offset for a time on %zu of %zu partitions; reading them from their "
+                "log start and skipping records outside the range",
+                ew_range_fallbacks(src), n);
+    r->bytes_total = ew_range_total(src); /* records, for the percentage */
+    ew_core_set_range(r->core, from, to);
+    bool ok = register_partitions(r, ids, n) && replay_topic(r, src);
+    ew_range_close(src);
     return ok;
 }
 
@@ -405,9 +467,10 @@ static void summary(const replay *r)
             len += (size_t)snprintf(reasons + len, sizeof reasons - len, " %s=%llu",
                                     ew_decode_error_name((ew_decode_error)i), (unsigned long long)n->decode_errors[i]);
         }
-    ew_info("replay summary: %llu records, %llu decode errors%s%s, %llu late, %llu windows scored, "
-            "alerts request_spike firing=%llu resolved=%llu, %.1f s",
-            (unsigned long long)n->records, (unsigned long long)bad, bad ? ":" : "", reasons,
+    ew_info("replay summary: %llu records (%llu outside the range), %llu decode errors%s%s, %llu late, "
+            "%llu windows scored, alerts request_spike firing=%llu resolved=%llu, %.1f s",
+            (unsigned long long)n->records, (unsigned long long)n->outside_range, (unsigned long long)bad,
+            bad ? ":" : "", reasons,
             (unsigned long long)n->late, (unsigned long long)n->windows_scored,
             (unsigned long long)n->alerts_firing, (unsigned long long)n->alerts_resolved,
             (double)(ew_mono_ms() - r->started_ms) / 1000.0);
@@ -424,18 +487,24 @@ static int run_replay(const replay_args *a, ew_config *cfg, volatile sig_atomic_
     r.state = a->ns ? ew_state_open_valkey(cfg) : ew_state_open_memory(cfg);
     char err[512];
     ew_core_output out = {&r.alerts, alert_to_file, alerts_flushed};
-    r.core = ew_core_new(cfg, r.state, TOPIC, out, true, err, sizeof err);
+    r.topic = a->from ? cfg->topic_cloudfront : TOPIC;
+    r.core = ew_core_new(cfg, r.state, r.topic, out, true, err, sizeof err);
     int rc = EW_EXIT_OK;
     if (!r.core) {
         fprintf(stderr, "edgewatch replay: %s\n", err);
         rc = EW_EXIT_USAGE;
     } else {
         r.line = malloc(cfg->max_line_bytes + 2);
-        r.bytes_total = input_bytes(a);
         r.started_ms = r.last_progress_ms = ew_mono_ms();
-        bool ok = register_inputs(&r, a->n_inputs);
-        for (size_t i = 0; ok && !*stop && i < a->n_inputs; i++)
-            ok = replay_input(&r, (int32_t)i, a->inputs[i]);
+        bool ok;
+        if (a->from) {
+            ok = run_topic(&r, a);
+        } else {
+            r.bytes_total = input_bytes(a);
+            ok = register_inputs(&r, a->n_inputs);
+            for (size_t i = 0; ok && !*stop && i < a->n_inputs; i++)
+                ok = replay_input(&r, (int32_t)i, a->inputs[i]);
+        }
         ok = ok && !*stop && finish(&r);
         progress(&r, true);
         summary(&r);

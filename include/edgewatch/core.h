@@ -22,6 +22,7 @@ typedef struct {
     uint64_t flushes, refused, pairs_flushed, windows_scored, alerts;
     uint64_t alerts_firing, alerts_resolved;
     int64_t newest_event_ms; /* newest event time folded, 0 before any */
+    uint64_t outside_range;  /* records skipped by ew_core_set_range */
 } ew_core_counters;
 
 /* Where alert events go. durable() returns once every alert handed over so
@@ -38,6 +39,7 @@ typedef enum {
     EW_FOLD_DEAD_LETTER, /* undecodable: the caller dead-letters it; its offset counts as consumed */
     EW_FOLD_FULL,        /* no room for a new pair: flush (shipping all) and fold it again */
     EW_FOLD_UNASSIGNED,  /* partition not assigned to this member: ignored */
+    EW_FOLD_SKIPPED,     /* outside the time range (replay): consumed, not counted */
 } ew_fold_status;
 
 typedef struct ew_core ew_core;
@@ -73,6 +75,10 @@ void ew_core_score_closed(ew_core *c);
 /* End of a finite input: every assigned partition's watermark jumps past
  * all event time, so the next flush lets every window close. */
 void ew_core_end_of_input(ew_core *c);
+
+/* Replay of a topic range: records whose event time is outside
+ * [from_ms, to_ms) are consumed but not folded. */
+void ew_core_set_range(ew_core *c, int64_t from_ms, int64_t to_ms);
 
 const ew_core_counters *ew_core_counters_of(const ew_core *c);
 /* The shutdown lines: counts by encoding, dead letters by reason, totals. */

@@ -154,6 +154,7 @@ test_end_to_end
 test_state_show
 test_flush_script
 test_replay
+test_replay_topic
 state_timed test_state_crash
 state_timed test_state_rebalance
 state_timed test_state_outage
