@@ -255,11 +255,22 @@ static bool decode_only(const char *path, ew_message_decoder *md, ew_cf_record *
     return true;
 }
 
+/* The field list bench/run.sh gives `edgewatch replay` for the same file. */
+static int print_fields(void)
+{
+    for (int i = 0; i < EW_CF_CANONICAL_FIELDS; i++)
+        printf("%s%s", i ? "," : "", ew_field_name(i + 1));
+    printf("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--print-fields") == 0)
+        return print_fields();
     bool only = argc == 3 && strcmp(argv[1], "--decode-only") == 0;
     if (argc != 2 + only) {
-        fprintf(stderr, "usage: bench_decode [--decode-only] FILE\n");
+        fprintf(stderr, "usage: bench_decode [--decode-only] FILE | --print-fields\n");
         return 2;
     }
     const char *path = argv[1 + only];

@@ -90,7 +90,8 @@ typedef struct {
     alert_file alerts;
     const char *topic;     /* the configured topic, or "replay" for files */
     volatile sig_atomic_t *stop;
-    char *line;            /* max_line_bytes + 2 */
+    char *line;            /* read buffer: at least twice the longest line */
+    size_t line_cap;
     uint64_t bytes_total, bytes_done, bytes_done_before, since_flush;
     int64_t started_ms, last_progress_ms;
     bool tty;
@@ -257,7 +258,9 @@ static bool fold(replay *r, int32_t partition, int64_t offset, const ew_cf_recor
         ew_debug("replay: input %d record %lld: %s", partition, (long long)offset, ew_decode_error_name(reason));
     if (++r->since_flush >= FLUSH_RECORDS && !flush_and_score(r, false))
         return false;
-    progress(r, false);
+    /* Clocks and file positions cost system calls: look every 4,096 records. */
+    if ((r->since_flush & 4095) == 0)
+        progress(r, false);
     return st != EW_FOLD_FULL;
 }
 
@@ -294,41 +297,87 @@ static bool replay_stdlog(replay *r, int32_t partition, const char *path)
     return ok;
 }
 
-/* Reads one line into r->line; a longer line is passed on cut at
- * max_line_bytes + 1 bytes (so the decoder names it line_too_long) and its
- * rest is skipped. Returns the length, or -1 at end of file. */
-static long read_line(replay *r, gzFile gz)
+/* Lines are split in place in a large buffer filled by gzread (which
+ * passes plain files through): no copy per line, one scan for the newline.
+ * A line longer than max_line_bytes is handed on cut at max_line_bytes + 1
+ * bytes, so the decoder names it line_too_long, and its rest is skipped. */
+typedef struct {
+    gzFile gz;
+    char *buf;
+    size_t cap, start, end;
+    bool eof, skipping;
+} line_reader;
+
+static bool refill(line_reader *lr)
 {
-    size_t cap = r->cfg->max_line_bytes + 2;
-    if (!gzgets(gz, r->line, (int)cap))
-        return -1;
-    size_t len = strlen(r->line);
-    if (len > 0 && r->line[len - 1] == '\n') {
-        r->line[--len] = '\0';
-        if (len > 0 && r->line[len - 1] == '\r')
-            r->line[--len] = '\0';
-        return (long)len;
+    if (lr->start > 0) {
+        memmove(lr->buf, lr->buf + lr->start, lr->end - lr->start);
+        lr->end -= lr->start;
+        lr->start = 0;
     }
-    if (len + 1 < cap)
-        return (long)len; /* last line without a newline */
-    char skip[4096];
-    while (gzgets(gz, skip, sizeof skip) && !strchr(skip, '\n'))
-        ;
-    return (long)len;
+    int got = gzread(lr->gz, lr->buf + lr->end, (unsigned)(lr->cap - lr->end));
+    if (got <= 0) {
+        lr->eof = true;
+        return false;
+    }
+    lr->end += (size_t)got;
+    return true;
+}
+
+/* Next line (without its newline or CR); false at end of input. */
+static bool next_line(line_reader *lr, size_t max_len, const char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
+        size_t avail = (nl ? (size_t)(nl - lr->buf) : lr->end) - lr->start;
+        if (!nl && avail <= max_len && !lr->eof && refill(lr))
+            continue;
+        if (!nl && avail == 0)
+            return false;
+        *line = lr->buf + lr->start;
+        *len = avail > max_len ? max_len + 1 : avail;
+        bool whole = nl != NULL;
+        lr->start = whole ? (size_t)(nl - lr->buf) + 1 : lr->end;
+        if (!whole && avail > max_len)
+            lr->skipping = true; /* the rest of this long line is dropped below */
+        if (*len > 0 && (*line)[*len - 1] == '\r' && *len <= max_len)
+            (*len)--;
+        return true;
+    }
+}
+
+/* After a cut line: drop bytes up to and including its newline. */
+static void skip_rest(line_reader *lr)
+{
+    while (lr->skipping) {
+        char *nl = memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
+        if (nl) {
+            lr->start = (size_t)(nl - lr->buf) + 1;
+            lr->skipping = false;
+        } else {
+            lr->start = lr->end;
+            if (!refill(lr))
+                lr->skipping = false;
+        }
+    }
 }
 
 static bool replay_lines(replay *r, int32_t partition, const char *path, gzFile gz)
 {
+    line_reader lr = {gz, r->line, r->line_cap, 0, 0, false, false};
     int64_t offset = 0;
-    long len;
-    while (!*r->stop && (len = read_line(r, gz)) >= 0) {
-        r->bytes_done = r->bytes_done_before + (uint64_t)gzoffset(gz);
+    const char *line;
+    size_t len;
+    (void)path;
+    while (!*r->stop && next_line(&lr, r->cfg->max_line_bytes, &line, &len)) {
+        skip_rest(&lr);
+        if ((offset & 4095) == 0)
+            r->bytes_done = r->bytes_done_before + (uint64_t)gzoffset(gz);
         if (len == 0)
             continue;
-        if (!fold(r, partition, offset++, NULL, EW_DECODE_OK, r->line, (size_t)len))
+        if (!fold(r, partition, offset++, NULL, EW_DECODE_OK, line, len))
             return false;
     }
-    (void)path;
     return true;
 }
 
@@ -342,6 +391,7 @@ static bool replay_input(replay *r, int32_t partition, const char *path)
         ew_error("replay: cannot open %s: %s", path, strerror(errno));
         return false;
     }
+    gzbuffer(gz, 1 << 20); /* fewer, larger reads; must precede the first */
     char first[16] = "";
     if (!is_stdin) {
         if (gzgets(gz, first, sizeof first) == NULL)
@@ -494,7 +544,8 @@ static int run_replay(const replay_args *a, ew_config *cfg, volatile sig_atomic_
         fprintf(stderr, "edgewatch replay: %s\n", err);
         rc = EW_EXIT_USAGE;
     } else {
-        r.line = malloc(cfg->max_line_bytes + 2);
+        r.line_cap = 2 * cfg->max_line_bytes + (1 << 20);
+        r.line = malloc(r.line_cap);
         r.started_ms = r.last_progress_ms = ew_mono_ms();
         bool ok;
         if (a->from) {

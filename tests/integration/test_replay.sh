@@ -123,6 +123,14 @@ test_replay() {
     expect "replay: archived standard logs are read (gzip and v2 JSON)" \
         grep -q "replay summary: [1-9][0-9]* records" "$d/r8.err"
 
+    # A line over cloudfront.max_line_bytes (16384) is one bad record; the
+    # lines around it still count.
+    { head -n 1 "$d/lines.tsv"; head -c 20000 /dev/zero | tr '\0' 'x'; echo; sed -n 2p "$d/lines.tsv"; } \
+        > "$d/long.tsv"
+    "$EW" replay -c "$cfg" --input "$d/long.tsv" --alerts-out /dev/null 2> "$d/r9.err"
+    expect "replay: an over-long line is one decode error, the lines around it count" \
+        grep -q "replay summary: 2 records (0 outside the range), 1 decode errors: line_too_long=1" "$d/r9.err"
+
     expect "replay: no --input exits 2" exit_code_is 2 "$EW" replay -c "$cfg"
     expect "replay: --in-memory with --namespace exits 2" \
         exit_code_is 2 "$EW" replay -c "$cfg" --in-memory --namespace x --input "$d/lines.tsv"
