@@ -88,6 +88,11 @@ test_replay() {
     expect "replay: two runs over three inputs give identical alerts but for emitted_at ($(wc -l < "$d/a2.jsonl") events)" \
         cmp -s <(replay_strip "$d/a2.jsonl") <(replay_strip "$d/a3.jsonl")
     expect "replay: the split, partly gzipped input still finds the spike" replay_firing_on "$d/a2.jsonl" "$spiked"
+    "$EW" gen --scenario spike --seed 21 --start 2026-11-02T00:00:00Z --minutes 240 --encoding json \
+        --out "$d/lines.json" 2>/dev/null
+    "$EW" replay -c "$cfg" --input "$d/lines.json" --alerts-out "$d/a10.jsonl" 2>/dev/null
+    expect "replay: JSON lines of the same records give the same alerts as TSV" \
+        cmp -s <(replay_strip "$d/a1.jsonl") <(replay_strip "$d/a10.jsonl")
     "$EW" replay -c "$cfg" --input - < "$d/lines.tsv" > "$d/a4.jsonl" 2>/dev/null
     expect "replay: stdin in, alerts on stdout, the same alerts as from the file" \
         cmp -s <(replay_strip "$d/a1.jsonl") <(replay_strip "$d/a4.jsonl")
