@@ -23,6 +23,7 @@
 #include "edgewatch/core.h"
 #include "edgewatch/decode.h"
 #include "edgewatch/range_source.h"
+#include "edgewatch/sink.h"
 #include "edgewatch/state.h"
 
 #include <errno.h>
@@ -43,6 +44,7 @@
 static const char replay_usage[] =
     "usage: edgewatch replay -c FILE (--input FILE... | --from T --to T)\n"
     "                        [--in-memory | --namespace NS [--cleanup]] [--alerts-out FILE]\n"
+    "                        [--alerts-topic TOPIC]\n"
     "                        [--set key=value]...\n"
     "\n"
     "Runs history through the same stages as `edgewatch run` and writes the alerts\n"
@@ -62,6 +64,7 @@ static const char replay_usage[] =
     "                        inspect it with `edgewatch state show --namespace NS`\n"
     "      --cleanup         with --namespace: delete the namespace's keys at the end\n"
     "      --alerts-out FILE write alert events as JSON lines to FILE (default: stdout)\n"
+    "      --alerts-topic T  also produce them to Kafka topic T (never topics.alerts)\n"
     "      --set KEY=VALUE   override one setting, e.g. --set rules.request_spike.short_window=8h\n"
     "  -h, --help            this help\n"
     "\n"
@@ -69,7 +72,7 @@ static const char replay_usage[] =
     "then a summary. Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n";
 
 typedef struct {
-    const char *config, *ns, *alerts_out, *from, *to;
+    const char *config, *ns, *alerts_out, *alerts_topic, *from, *to;
     const char *inputs[MAX_INPUTS];
     size_t n_inputs;
     const char *sets[64];
@@ -79,6 +82,8 @@ typedef struct {
 
 typedef struct {
     FILE *out;
+    ew_sink *sink;         /* --alerts-topic, or NULL */
+    ew_config sink_cfg;    /* the configuration with topics.alerts replaced */
     uint64_t written;
     bool failed;
 } alert_file;
@@ -113,6 +118,7 @@ static int take_option(replay_args *a, int c, const char *arg)
     case 'o': a->alerts_out = arg; return 0;
     case 'm': a->in_memory = true; return 0;
     case 'f': a->from = arg; return 0;
+    case 'a': a->alerts_topic = arg; return 0;
     case 't': a->to = arg; return 0;
     case 'k': a->cleanup = true; return 0;
     case 's':
@@ -141,6 +147,7 @@ static int parse_args(int argc, char **argv, replay_args *a)
         {"--config", 'c', true}, {"-c", 'c', true},          {"--namespace", 'n', true},
         {"--alerts-out", 'o', true}, {"--set", 's', true},   {"--in-memory", 'm', false},
         {"--cleanup", 'k', false},  {"--from", 'f', true},          {"--to", 't', true},
+        {"--alerts-topic", 'a', true},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -180,8 +187,9 @@ static int parse_args(int argc, char **argv, replay_args *a)
 static bool alert_to_file(void *ctx, const char *alert_id, const char *json)
 {
     alert_file *f = ctx;
-    (void)alert_id;
     if (fprintf(f->out, "%s\n", json) < 0)
+        f->failed = true;
+    if (f->sink && !ew_sink_alert(f->sink, alert_id, json))
         f->failed = true;
     f->written++;
     return !f->failed;
@@ -191,6 +199,8 @@ static bool alerts_flushed(void *ctx)
 {
     alert_file *f = ctx;
     if (fflush(f->out) != 0)
+        f->failed = true;
+    if (f->sink && !ew_sink_flush(f->sink, 10000))
         f->failed = true;
     return !f->failed;
 }
@@ -534,8 +544,19 @@ static int run_replay(const replay_args *a, ew_config *cfg, volatile sig_atomic_
         fprintf(stderr, "edgewatch replay: cannot write %s: %s\n", a->alerts_out, strerror(errno));
         return EW_EXIT_USAGE;
     }
-    r.state = a->ns ? ew_state_open_valkey(cfg) : ew_state_open_memory(cfg);
     char err[512];
+    if (a->alerts_topic) {
+        /* A copy that differs only in the alert topic; the sink keeps it. */
+        r.alerts.sink_cfg = *cfg;
+        r.alerts.sink_cfg.topic_alerts = (char *)a->alerts_topic;
+        if (!(r.alerts.sink = ew_sink_new(&r.alerts.sink_cfg, err, sizeof err))) {
+            fprintf(stderr, "edgewatch replay: kafka producer: %s\n", err);
+            if (r.alerts.out != stdout)
+                fclose(r.alerts.out);
+            return EW_EXIT_RUNTIME;
+        }
+    }
+    r.state = a->ns ? ew_state_open_valkey(cfg) : ew_state_open_memory(cfg);
     ew_core_output out = {&r.alerts, alert_to_file, alerts_flushed};
     r.topic = a->from ? cfg->topic_cloudfront : TOPIC;
     r.core = ew_core_new(cfg, r.state, r.topic, out, true, err, sizeof err);
@@ -575,6 +596,7 @@ static int run_replay(const replay_args *a, ew_config *cfg, volatile sig_atomic_
     free(r.line);
     ew_core_free(r.core);
     ew_state_close(r.state);
+    ew_sink_free(r.alerts.sink);
     return rc;
 }
 
@@ -594,6 +616,8 @@ int ew_cmd_replay(int argc, char **argv, volatile sig_atomic_t *stop)
     char err[256];
     if (rc == 0 && a.ns && !ew_config_set_namespace(&cfg, a.ns, err, sizeof err))
         rc = usage_error(err, NULL);
+    if (rc == 0 && a.alerts_topic && strcmp(a.alerts_topic, cfg.topic_alerts) == 0)
+        rc = usage_error("--alerts-topic must not be the live alert topic (topics.alerts):", a.alerts_topic);
     if (rc == 0) {
         replay_settings(&cfg);
         rc = run_replay(&a, &cfg, stop);

@@ -62,6 +62,16 @@ PY
     expect "replay: two replays of a 32-partition topic range give identical alerts ($(wc -l < "$d/t1.jsonl") events)" \
         cmp -s <(replay_strip "$d/t1.jsonl") <(replay_strip "$d/t2.jsonl")
     expect "replay: --from without --to exits 2" exit_code_is 2 "$EW" replay -c "$cfg" --from 2026-11-02T01:00:00Z
+    "$EW" replay -c "$cfg" --input "$d/lines.tsv" --alerts-out "$d/t3.jsonl" --alerts-topic replay-alerts 2>/dev/null
+    kcat -C -b "$KAFKA_BOOTSTRAP" -t replay-alerts -e -q -f '%k %s\n' > "$d/t3.kafka" 2>/dev/null
+    expect "replay: --alerts-topic produces the same events, keyed by alert id ($(wc -l < "$d/t3.jsonl"))" \
+        python3 -c 'import json,sys
+kafka = [l.split(" ", 1) for l in open(sys.argv[2]) if l.strip()]
+file = [json.loads(l) for l in open(sys.argv[1])]
+assert len(file) > 0 and len(kafka) == len(file), (len(file), len(kafka))
+assert all(k == json.loads(v)["alert_id"] and json.loads(v)["replay"] is True for k, v in kafka)' "$d/t3.jsonl" "$d/t3.kafka"
+    expect "replay: --alerts-topic refuses the live alert topic" \
+        exit_code_is 2 "$EW" replay -c "$cfg" --input "$d/lines.tsv" --alerts-topic edgewatch-alerts
 }
 
 replay_keys() { redis-cli -p "$VALKEY_PORT" --scan --pattern "$1" | wc -l; }
