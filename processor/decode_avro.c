@@ -748,10 +748,11 @@ static bool put_value(const ew_avro_schema *s, cursor *c, uint32_t ix, ew_needed
     return ok;
 }
 
-ew_decode_error ew_cf_decode_avro(const ew_avro_schema *s, const void *datum, size_t len, ew_cf_record *out)
+/* One datum from the start of buf; *used gets its length. */
+static ew_decode_error decode_datum(const ew_avro_schema *s, const uint8_t *p, size_t len, ew_cf_record *out,
+                                    size_t *used)
 {
     ew_cf_record_reset(out);
-    const uint8_t *p = datum;
     cursor c = {p, p ? p + len : p};
     const node *top = &s->nodes[0];
     ew_decode_error bad = EW_DECODE_OK;
@@ -762,9 +763,24 @@ ew_decode_error ew_cf_decode_avro(const ew_avro_schema *s, const void *datum, si
         if (!ok)
             return EW_DECODE_AVRO;
     }
-    if (c.p != c.end)
-        return EW_DECODE_AVRO;
+    *used = (size_t)(c.p - p);
     if (bad != EW_DECODE_OK)
         return bad;
     return ew_cf_finish(out);
+}
+
+ew_decode_error ew_cf_decode_avro(const ew_avro_schema *s, const void *datum, size_t len, ew_cf_record *out)
+{
+    size_t used = 0;
+    ew_decode_error e = decode_datum(s, datum, len, out, &used);
+    if (e == EW_DECODE_AVRO || used != len)
+        return EW_DECODE_AVRO;
+    return e;
+}
+
+ew_decode_error ew_cf_decode_avro_prefix(const ew_avro_schema *s, const void *buf, size_t len, ew_cf_record *out,
+                                         size_t *used)
+{
+    *used = 0;
+    return decode_datum(s, buf, len, out, used);
 }

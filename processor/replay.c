@@ -307,6 +307,30 @@ static bool replay_stdlog(replay *r, int32_t partition, const char *path)
     return ok;
 }
 
+static bool replay_avro_file(replay *r, int32_t partition, const char *path)
+{
+    char err[256];
+    ew_avro_file *f = ew_avro_file_open(path, err, sizeof err);
+    if (!f) {
+        ew_error("replay: %s: %s", path, err);
+        return false;
+    }
+    ew_cf_record *rec = malloc(sizeof *rec);
+    ew_decode_error e;
+    int64_t offset = 0;
+    int got;
+    bool ok = true;
+    while (ok && !*r->stop && (got = ew_avro_file_next(f, rec, &e, err, sizeof err)) == 1)
+        ok = fold(r, partition, offset++, rec, e, NULL, 0);
+    if (ok && !*r->stop && got < 0) {
+        ew_error("replay: %s after %lld records: %s", path, (long long)offset, err);
+        ok = false;
+    }
+    free(rec);
+    ew_avro_file_close(f);
+    return ok;
+}
+
 /* Lines are split in place in a large buffer filled by gzread (which
  * passes plain files through): no copy per line, one scan for the newline.
  * A line longer than max_line_bytes is handed on cut at max_line_bytes + 1
@@ -402,10 +426,17 @@ static bool replay_input(replay *r, int32_t partition, const char *path)
         return false;
     }
     gzbuffer(gz, 1 << 20); /* fewer, larger reads; must precede the first */
-    char first[16] = "";
+    char first[17] = "";
     if (!is_stdin) {
-        if (gzgets(gz, first, sizeof first) == NULL)
-            first[0] = '\0';
+        int got = gzread(gz, first, 16);
+        first[got > 0 ? got : 0] = '\0';
+        if (got >= 4 && ew_avro_file_magic(first, (size_t)got)) {
+            gzclose(gz);
+            bool ok = replay_avro_file(r, partition, path);
+            struct stat st;
+            r->bytes_done_before += stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+            return ok;
+        }
         if (is_standard_log(path, first)) {
             gzclose(gz);
             bool ok = replay_stdlog(r, partition, path);

@@ -359,6 +359,7 @@ typedef struct {
     bool help;
     bool all_fields;             /* --fields all: the 69 canonical fields */
     ew_gen_encoding encoding;
+    bool avro_deflate;           /* --avro-codec deflate */
     int32_t schema_id;           /* Confluent schema id of Avro records */
     uint64_t bad_every;          /* inject one malformed record per N good ones */
     const char *bad_out;         /* counts of injected records per DLQ reason */
@@ -1014,6 +1015,7 @@ typedef struct {
 typedef struct {
     FILE *file;
     bool close_file;
+    ew_avro_file_writer *avro; /* --encoding avro --out FILE: a container file */
     rd_kafka_t *rk;
     const char *topic;
     const char *bootstrap;
@@ -1085,6 +1087,12 @@ static bool open_sink(gen_sink *s, const gen_opts *o)
     memset(s, 0, sizeof *s);
     if (o->to_kafka)
         return open_kafka(s, o->to_kafka, o->topic);
+    if (o->encoding == EW_GEN_AVRO) {
+        s->avro = ew_avro_file_writer_open(o->out, ew_schema_cloudfront_realtime_log, o->avro_deflate);
+        if (!s->avro)
+            ew_error("gen: cannot write %s: %s", o->out, strerror(errno));
+        return s->avro != NULL;
+    }
     if (strcmp(o->out, "-") == 0) {
         s->file = stdout;
         return true;
@@ -1125,6 +1133,13 @@ static bool sink_write(gen_sink *s, const char *line, size_t len, const char *ke
     s->bytes += len;
     if (s->rk)
         return produce(s, line, len, key) && s->delivery.failed == 0;
+    if (s->avro) {
+        if (!ew_avro_file_writer_add(s->avro, (const uint8_t *)line, len)) {
+            ew_error("gen: write failed: %s", strerror(errno));
+            return false;
+        }
+        return true;
+    }
     if (fwrite(line, 1, len, s->file) != len || putc('\n', s->file) == EOF) {
         ew_error("gen: write failed: %s", strerror(errno));
         return false;
@@ -1153,6 +1168,14 @@ static bool close_sink(gen_sink *s, bool ok)
 {
     if (s->rk)
         return finish_kafka(s) && ok;
+    if (s->avro) {
+        if (!ew_avro_file_writer_close(s->avro)) {
+            ew_error("gen: write failed: %s", strerror(errno));
+            ok = false;
+        }
+        s->avro = NULL;
+        return ok;
+    }
     if (!s->file)
         return ok;
     if (fflush(s->file) != 0) {
@@ -1425,7 +1448,9 @@ static void usage(FILE *f)
             "                         (default: now rounded down to the minute, minus M minutes)\n"
             "  --fields SET           default (the 43 default fields) or all (all 69)\n"
             "  --encoding ENC         tsv (default), json, avro, avro-confluent, or mixed\n"
-            "                         (each in turn); Avro needs --to-kafka\n"
+            "                         (each in turn); with --out, avro writes an Avro object\n"
+            "                         container file and mixed/avro-confluent are refused\n"
+            "  --avro-codec C         null (default) or deflate, for --encoding avro --out\n"
             "  --schema-id N          Confluent schema id of Avro records (default 1)\n"
             "  --bad-every N          also inject one malformed record per N good ones,\n"
             "                         rotating through every dead-letter reason\n"
@@ -1485,6 +1510,12 @@ static bool apply_flag(gen_opts *o, const char *flag, const char *value)
             ew_error("gen: --encoding needs tsv, json, avro, avro-confluent or mixed, got '%s'", value);
             return false;
         }
+    } else if (strcmp(flag, "--avro-codec") == 0) {
+        if (strcmp(value, "null") != 0 && strcmp(value, "deflate") != 0) {
+            ew_error("gen: --avro-codec needs null or deflate, got '%s'", value);
+            return false;
+        }
+        o->avro_deflate = value[0] == 'd';
     } else if (strcmp(flag, "--schema-id") == 0) {
         if (!parse_bounded(flag, value, 0, INT32_MAX, &v))
             return false;
@@ -1566,9 +1597,14 @@ static bool check_opts(gen_opts *o)
     }
     if (!o->topic)
         o->topic = GEN_DEFAULT_TOPIC;
-    if (o->out && o->encoding != EW_GEN_TSV && o->encoding != EW_GEN_JSON) {
-        ew_error("gen: --encoding %s is binary: use --to-kafka (files take tsv or json lines)",
-                 o->encoding == EW_GEN_MIXED ? "mixed" : "avro");
+    if (o->out && (o->encoding == EW_GEN_MIXED || o->encoding == EW_GEN_AVRO_CONFLUENT)) {
+        ew_error("gen: --encoding %s is per message: use --to-kafka (files take tsv, json, or avro: "
+                 "an object container file)",
+                 o->encoding == EW_GEN_MIXED ? "mixed" : "avro-confluent");
+        return false;
+    }
+    if (o->out && o->encoding == EW_GEN_AVRO && strcmp(o->out, "-") == 0) {
+        ew_error("gen: --encoding avro writes a container file: give --out FILE, not '-'");
         return false;
     }
     if (o->bad_out && !o->bad_every) {

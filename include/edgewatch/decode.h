@@ -182,6 +182,26 @@ ew_avro_schema *ew_avro_schema_compile(const char *json, size_t len, char *err, 
 void ew_avro_schema_free(ew_avro_schema *s);
 /* Decodes one bare binary datum (no framing) written with schema s. */
 ew_decode_error ew_cf_decode_avro(const ew_avro_schema *s, const void *datum, size_t len, ew_cf_record *out);
+/* The datum at the start of buf, which may be followed by others (an Avro
+ * object container block); *used gets its length unless the result is
+ * EW_DECODE_AVRO (the datum's end is then unknown). */
+ew_decode_error ew_cf_decode_avro_prefix(const ew_avro_schema *s, const void *buf, size_t len, ew_cf_record *out,
+                                         size_t *used);
+
+/* ---- Avro object container files (decode_avro_file.c) ---- */
+
+typedef struct ew_avro_file ew_avro_file;
+
+/* True when the first 4 bytes are the container magic "Obj\x01". */
+bool ew_avro_file_magic(const void *buf, size_t len);
+/* Opens a container file: reads its header, compiles its writer schema
+ * (avro.schema), accepts the null and deflate codecs. NULL with err set. */
+ew_avro_file *ew_avro_file_open(const char *path, char *err, size_t errcap);
+/* Next datum: 1 with *e set (EW_DECODE_OK or why it is bad), 0 at the end,
+ * -1 on a broken file (message in err). A datum that is not valid Avro
+ * (bad_avro) ends its block: the block's other objects cannot be found. */
+int ew_avro_file_next(ew_avro_file *f, ew_cf_record *out, ew_decode_error *e, char *err, size_t errcap);
+void ew_avro_file_close(ew_avro_file *f);
 
 /* ---- one Kafka message, any encoding (decode_message.c) ---- */
 

@@ -32,6 +32,13 @@ size_t ew_encode_json_line(const char *const *names, size_t n, const char *line,
 size_t ew_encode_avro_line(const char *const *names, size_t n, const char *line, size_t len, uint8_t *out,
                            size_t cap);
 
+/* Avro object container files (tools/encode_avro.c): datums of one writer
+ * schema in blocks of about 64 KiB, codec null or deflate. */
+typedef struct ew_avro_file_writer ew_avro_file_writer;
+ew_avro_file_writer *ew_avro_file_writer_open(const char *path, const char *schema_json, bool deflate);
+bool ew_avro_file_writer_add(ew_avro_file_writer *w, const uint8_t *datum, size_t len);
+bool ew_avro_file_writer_close(ew_avro_file_writer *w);
+
 /* How `edgewatch gen` encodes the records it produces (tools/gen_shape.c). */
 typedef enum {
     EW_GEN_TSV,

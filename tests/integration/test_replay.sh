@@ -103,6 +103,17 @@ test_replay() {
     "$EW" replay -c "$cfg" --input "$d/lines.json" --alerts-out "$d/a10.jsonl" 2>/dev/null
     expect "replay: JSON lines of the same records give the same alerts as TSV" \
         cmp -s <(replay_strip "$d/a1.jsonl") <(replay_strip "$d/a10.jsonl")
+    local codec
+    for codec in null deflate; do
+        "$EW" gen --scenario spike --seed 21 --start 2026-11-02T00:00:00Z --minutes 240 --encoding avro \
+            --avro-codec $codec --out "$d/lines.$codec.avro" 2>/dev/null
+        "$EW" replay -c "$cfg" --input "$d/lines.$codec.avro" --alerts-out "$d/a11.$codec.jsonl" 2>/dev/null
+        expect "replay: an Avro container file ($codec codec) gives the same alerts as TSV" \
+            cmp -s <(replay_strip "$d/a1.jsonl") <(replay_strip "$d/a11.$codec.jsonl")
+    done
+    head -c 3000000 "$d/lines.null.avro" > "$d/cut.avro"
+    expect "replay: a truncated container file exits 1, naming the file" \
+        stderr_mentions "cut.avro after" "$EW" replay -c "$cfg" --input "$d/cut.avro" --alerts-out /dev/null
     "$EW" replay -c "$cfg" --input - < "$d/lines.tsv" > "$d/a4.jsonl" 2>/dev/null
     expect "replay: stdin in, alerts on stdout, the same alerts as from the file" \
         cmp -s <(replay_strip "$d/a1.jsonl") <(replay_strip "$d/a4.jsonl")
