@@ -378,4 +378,30 @@ if [ -x "$BENCH_FLUSH" ]; then
 else
     say "$BENCH_FLUSH is missing: flush-path section skipped (make build/bench/bench_flush)"
 fi
+# ---- 7. replay of the same input: in memory, and into a Valkey namespace ----
+# Same file, same settings; wall time of the process, figures only. Both
+# backends must write the same alerts (emitted_at aside).
+replay_run() { # replay_run NAME ARGS...: prints "records seconds"
+    local name=$1 t0 t1
+    shift
+    t0=$(date +%s%N)
+    "$EDGEWATCH" replay -c "$d/bench.json" --input "$file" --alerts-out "$d/replay-$name.jsonl" "$@" \
+        2> "$d/replay-$name.err" || { say "replay ($name) failed:"; tail -5 "$d/replay-$name.err" >&2; exit 1; }
+    t1=$(date +%s%N)
+    echo "$(sed -n 's/.*replay summary: \([0-9]*\) records.*/\1/p' "$d/replay-$name.err") $(( (t1 - t0) / 1000000 ))"
+}
+read -r mem_records mem_ms < <(replay_run memory --in-memory)
+read -r vk_records vk_ms < <(replay_run valkey --namespace bench --cleanup)
+same=$(cmp -s <(sed 's/"emitted_at":"[^"]*",//' "$d/replay-memory.jsonl") \
+              <(sed 's/"emitted_at":"[^"]*",//' "$d/replay-valkey.jsonl") && echo yes || echo NO)
+awk -v r="$records" -v mr="$mem_records" -v mm="$mem_ms" -v vr="$vk_records" -v vm="$vk_ms" -v same="$same" 'BEGIN {
+    printf "\nedgewatch replay of this input (%d records), process wall time\n", r
+    printf "%-44s %10.0f records/s  %6.2f s\n", "replay --in-memory", mr / (mm / 1000), mm / 1000
+    printf "%-44s %10.0f records/s  %6.2f s\n", "replay --namespace bench --cleanup (Valkey)", vr / (vm / 1000), vm / 1000
+    printf "%-44s %.1f %%\n", "Valkey / in-memory", 100 * (vr / vm) / (mr / mm)
+    printf "%-44s %s\n", "same alerts from both backends", same
+}'
+[ "$mem_records" = "$records" ] && [ "$vk_records" = "$records" ] && [ "$same" = yes ] || {
+    say "replay: expected $records records from both backends and the same alerts"; exit 1; }
+
 say "done in $((SECONDS - t_begin)) s"

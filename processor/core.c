@@ -280,12 +280,21 @@ static bool emit(ew_core *c, const ew_score_item *it, const ew_score *s, ew_even
     return ok;
 }
 
+static int by_entity(const void *a, const void *b)
+{
+    return strcmp(((const ew_score_item *)a)->entity, ((const ew_score_item *)b)->entity);
+}
+
 static bool score_window(ew_core *c, int64_t ws)
 {
     ew_score_item *items;
     size_t n;
     if (ew_state_load_window(c->state, ws, &items, &n) != EW_STATE_OK)
         return false;
+    /* Valkey returns a set's members in no set order: scoring in entity
+     * order makes the events of a window come out the same way every time,
+     * whatever the backend. */
+    qsort(items, n, sizeof *items, by_entity);
     bool ok = true;
     uint64_t alerts_before = c->n.alerts;
     const ew_spike_rule *rule = &c->cfg->request_spike;
