@@ -101,7 +101,7 @@ static bool read_header(ew_avro_file *f, char *err, size_t errcap)
             size_t klen, vlen;
             char *key = read_bytes(f->fp, 256, &klen), *value = key ? read_bytes(f->fp, 1u << 20, &vlen) : NULL;
             bool ok = key && value && take_meta(f, key, value, vlen, err, errcap);
-            if (key && !value)
+            if (!key || !value)
                 snprintf(err, errcap, "broken header metadata");
             free(key);
             free(value);
