@@ -19,7 +19,8 @@
 #include <zlib.h>
 
 #define MAX_BLOCK (64u << 20)
-#define MAX_META 16
+#define MAX_META 16           /* metadata map blocks */
+#define MAX_META_ENTRIES 1024 /* entries in one block */
 
 struct ew_avro_file {
     FILE *fp;
@@ -95,7 +96,7 @@ static bool read_header(ew_avro_file *f, char *err, size_t errcap)
     int64_t count;
     for (int blocks = 0; read_long(f->fp, &count) && count != 0 && blocks < MAX_META; blocks++) {
         int64_t size;
-        if (count < 0 && !read_long(f->fp, &size))
+        if (count < -MAX_META_ENTRIES || count > MAX_META_ENTRIES || (count < 0 && !read_long(f->fp, &size)))
             break;
         for (int64_t i = 0; i < (count < 0 ? -count : count); i++) {
             size_t klen, vlen;
