@@ -146,12 +146,10 @@ static void consumed(ew_partition_clock *pc, int64_t offset)
     pc->next_offset = offset + 1;
 }
 
-ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offset, const ew_cf_record *r,
-                                    ew_decode_error e)
+/* Folds a decoded record (or counts why it is bad) into partition pc. */
+static ew_fold_status fold(ew_core *c, ew_partition_clock *pc, int64_t offset, const ew_cf_record *r,
+                           ew_decode_error e)
 {
-    ew_partition_clock *pc = ew_windows_partition(&c->windows, partition);
-    if (!pc->assigned)
-        return EW_FOLD_UNASSIGNED;
     if (e != EW_DECODE_OK) {
         c->n.decode_errors[e]++;
         consumed(pc, offset);
@@ -175,13 +173,21 @@ ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offse
     return EW_FOLD_OK;
 }
 
+ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offset, const ew_cf_record *r,
+                                    ew_decode_error e)
+{
+    ew_partition_clock *pc = ew_windows_partition(&c->windows, partition);
+    return pc->assigned ? fold(c, pc, offset, r, e) : EW_FOLD_UNASSIGNED;
+}
+
 ew_fold_status ew_core_fold(ew_core *c, int32_t partition, int64_t offset, const void *buf, size_t len,
                             ew_decode_error *reason)
 {
-    if (!ew_windows_partition(&c->windows, partition)->assigned)
+    ew_partition_clock *pc = ew_windows_partition(&c->windows, partition);
+    if (!pc->assigned)
         return EW_FOLD_UNASSIGNED;
     *reason = ew_decode_message(&c->decoder, buf, len, &c->record);
-    return ew_core_fold_decoded(c, partition, offset, &c->record, *reason);
+    return fold(c, pc, offset, &c->record, *reason);
 }
 
 /* ---- flush ---- */

@@ -84,7 +84,6 @@ typedef struct {
     FILE *out;
     ew_sink *sink;         /* --alerts-topic, or NULL */
     ew_config sink_cfg;    /* the configuration with topics.alerts replaced */
-    uint64_t written;
     bool failed;
 } alert_file;
 
@@ -191,7 +190,6 @@ static bool alert_to_file(void *ctx, const char *alert_id, const char *json)
         f->failed = true;
     if (f->sink && !ew_sink_alert(f->sink, alert_id, json))
         f->failed = true;
-    f->written++;
     return !f->failed;
 }
 
@@ -252,20 +250,25 @@ static bool flush_and_score(replay *r, bool ship_all)
     return true;
 }
 
+/* A raw line (decoded by the core), or a record another reader decoded. */
+static ew_fold_status fold_one(replay *r, int32_t partition, int64_t offset, const ew_cf_record *rec,
+                               ew_decode_error *e, const char *line, size_t len)
+{
+    return line ? ew_core_fold(r->core, partition, offset, line, len, e)
+                : ew_core_fold_decoded(r->core, partition, offset, rec, *e);
+}
+
 static bool fold(replay *r, int32_t partition, int64_t offset, const ew_cf_record *rec, ew_decode_error e,
                  const char *line, size_t len)
 {
-    ew_decode_error reason = e;
-    ew_fold_status st = line ? ew_core_fold(r->core, partition, offset, line, len, &reason)
-                             : ew_core_fold_decoded(r->core, partition, offset, rec, e);
+    ew_fold_status st = fold_one(r, partition, offset, rec, &e, line, len);
     if (st == EW_FOLD_FULL) {
         if (!flush_and_score(r, true))
             return false;
-        st = line ? ew_core_fold(r->core, partition, offset, line, len, &reason)
-                  : ew_core_fold_decoded(r->core, partition, offset, rec, e);
+        st = fold_one(r, partition, offset, rec, &e, line, len);
     }
     if (st == EW_FOLD_DEAD_LETTER)
-        ew_debug("replay: input %d record %lld: %s", partition, (long long)offset, ew_decode_error_name(reason));
+        ew_debug("replay: input %d record %lld: %s", partition, (long long)offset, ew_decode_error_name(e));
     if (++r->since_flush >= FLUSH_RECORDS && !flush_and_score(r, false))
         return false;
     /* Clocks and file positions cost system calls: look every 4,096 records. */
@@ -396,13 +399,12 @@ static void skip_rest(line_reader *lr)
     }
 }
 
-static bool replay_lines(replay *r, int32_t partition, const char *path, gzFile gz)
+static bool replay_lines(replay *r, int32_t partition, gzFile gz)
 {
     line_reader lr = {gz, r->line, r->line_cap, 0, 0, false, false};
     int64_t offset = 0;
     const char *line;
     size_t len;
-    (void)path;
     while (!*r->stop && next_line(&lr, r->cfg->max_line_bytes, &line, &len)) {
         skip_rest(&lr);
         if ((offset & 4095) == 0)
@@ -446,7 +448,7 @@ static bool replay_input(replay *r, int32_t partition, const char *path)
         }
         gzrewind(gz);
     }
-    bool ok = replay_lines(r, partition, path, gz);
+    bool ok = replay_lines(r, partition, gz);
     r->bytes_done_before += (uint64_t)gzoffset(gz);
     gzclose(gz);
     return ok;

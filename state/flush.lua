@@ -140,15 +140,13 @@ local function merge_top(stored, delta)
 end
 
 -- Adds counters (names[i] += deltas[i]) and merges top lists into one hash:
--- one HMGET, one HSET, and an EXPIRE only when the key is new. `req` is
--- read first in every case: every delta has it, so its absence means the
--- key is new (a sketch can arrive alone, after its window's counters).
+-- one HMGET, one HSET, and an EXPIRE only when the key is new. names[1] is
+-- `req` whenever there are counters (every delta has it, and an hour's
+-- names start with its first delta's); a sketch-only pair reads `req` too,
+-- since a sketch can arrive after its window's counters. Either way cur[1]
+-- is `req`, whose absence means the key is new.
 local function add_to_hash(key, names, deltas, top_names, top_texts, key_ttl)
-    local read = {'req'}
-    local first = names[1] == 'req' and 2 or 1
-    for i = first, #names do
-        read[#read + 1] = names[i]
-    end
+    local read = #names > 0 and {unpack(names)} or {'req'}
     local top_at = #read
     for i = 1, #top_names do
         read[top_at + i] = top_names[i]
@@ -156,9 +154,8 @@ local function add_to_hash(key, names, deltas, top_names, top_texts, key_ttl)
     local cur = redis.call('HMGET', key, unpack(read))
     local args = {}
     for i = 1, #names do
-        local at = (names[i] == 'req') and 1 or (i - first + 2)
         args[#args + 1] = names[i]
-        args[#args + 1] = string.format('%d', (tonumber(cur[at]) or 0) + deltas[i])
+        args[#args + 1] = string.format('%d', (tonumber(cur[i]) or 0) + deltas[i])
     end
     for i = 1, #top_names do
         args[#args + 1] = top_names[i]

@@ -300,6 +300,27 @@ state_scored_once() {
         state_claims_done "$name" $(state_scored_windows "${logs[@]}" | sort -u)
 }
 
+# state_two_members NAME PARTITIONS MINUTES SEED START: the outage tests'
+# setup. Writes the ground-truth file, starts two members and streams the
+# same records at 1,500/s. Sets STATE_N (records), STATE_PIDS (members) and
+# STATE_GEN_PID (the generator).
+state_two_members() {
+    local name=$1 d=$STACK_DIR/$1 i
+    local gen=(gen --scenario spike --distributions 100 --minutes "$3" --seed "$4" --start "$5")
+    state_setup "$name" "$2" || return 1
+    "$EW" "${gen[@]}" --out "$d/lines.tsv" --metadata-out "$d/meta.json" 2> "$d/gen-file.err"
+    STATE_N=$(wc -l < "$d/lines.tsv")
+    state_config "$name" '"window": {"idle_timeout": "5s"}'
+    STATE_PIDS=()
+    for i in 0 1; do
+        state_member_start "$name" "$d/member$i.log"
+        STATE_PIDS[i]=$STATE_PID
+    done
+    "$EW" "${gen[@]}" --to-kafka "$KAFKA_BOOTSTRAP" --topic "$name-logs" --rate 1500 2> "$d/gen-kafka.err" &
+    STATE_GEN_PID=$!
+    stack_track "$STATE_GEN_PID"
+}
+
 # ---------------------------------------------------------------------------
 # 3. outage
 # ---------------------------------------------------------------------------
@@ -310,20 +331,8 @@ state_scored_once() {
 # reloads the scripts) with every total still exact.
 test_state_outage() {
     local name=ewout d=$STACK_DIR/ewout i
-    local gen=(gen --scenario spike --distributions 100 --minutes 20 --seed 43 --start 2026-11-05T00:00:00Z)
-    state_setup $name 16 || { fail "outage: could not create topics"; return; }
-    "$EW" "${gen[@]}" --out "$d/lines.tsv" --metadata-out "$d/meta.json" 2> "$d/gen-file.err"
-    local n
-    n=$(wc -l < "$d/lines.tsv")
-    state_config $name '"window": {"idle_timeout": "5s"}'
-    local pids=()
-    for i in 0 1; do
-        state_member_start $name "$d/member$i.log"
-        pids[i]=$STATE_PID
-    done
-    "$EW" "${gen[@]}" --to-kafka "$KAFKA_BOOTSTRAP" --topic $name-logs --rate 1500 2> "$d/gen-kafka.err" &
-    local gen_pid=$!
-    stack_track $gen_pid
+    state_two_members $name 16 20 43 2026-11-05T00:00:00Z || { fail "outage: could not create topics"; return; }
+    local n=$STATE_N gen_pid=$STATE_GEN_PID pids=("${STATE_PIDS[@]}")
 
     wait_for 30 state_offsets_reach $name $((n / 6))
     local before
@@ -370,20 +379,8 @@ test_state_outage() {
 # total is exact.
 test_state_broker_outage() {
     local name=ewbroker d=$STACK_DIR/ewbroker i
-    local gen=(gen --scenario spike --distributions 100 --minutes 12 --seed 47 --start 2026-11-07T00:00:00Z)
-    state_setup $name 8 || { fail "broker outage: could not create topics"; return; }
-    "$EW" "${gen[@]}" --out "$d/lines.tsv" --metadata-out "$d/meta.json" 2> "$d/gen-file.err"
-    local n
-    n=$(wc -l < "$d/lines.tsv")
-    state_config $name '"window": {"idle_timeout": "5s"}'
-    local pids=()
-    for i in 0 1; do
-        state_member_start $name "$d/member$i.log"
-        pids[i]=$STATE_PID
-    done
-    "$EW" "${gen[@]}" --to-kafka "$KAFKA_BOOTSTRAP" --topic $name-logs --rate 1500 2> "$d/gen-kafka.err" &
-    local gen_pid=$!
-    stack_track $gen_pid
+    state_two_members $name 8 12 47 2026-11-07T00:00:00Z || { fail "broker outage: could not create topics"; return; }
+    local n=$STATE_N gen_pid=$STATE_GEN_PID pids=("${STATE_PIDS[@]}")
     wait_for 30 state_offsets_reach $name $((n / 4))
     local before
     before=$(state_offsets $name)
