@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *status_name(ew_event_kind k) { return k == EW_EVENT_RESOLVED ? "resolved" : "firing"; }
 
@@ -19,18 +20,61 @@ void ew_event_id(const ew_alert *a, char *out, size_t cap)
              (long long)a->window_start_ms);
 }
 
+/* The rule's number as people read it: a count, a percentage, ms. */
+static void format_value(const char *rule, double v, char *out, size_t cap)
+{
+    if (!isfinite(v))
+        snprintf(out, cap, "n/a");
+    else if (strstr(rule, "_rate") || strcmp(rule, "cache_hit_drop") == 0)
+        snprintf(out, cap, "%.1f%%", 100 * v);
+    else if (strcmp(rule, "origin_latency") == 0)
+        snprintf(out, cap, "%.0f ms", v);
+    else if (fabs(v) >= 1000)
+        snprintf(out, cap, "%.0f", v);
+    else
+        snprintf(out, cap, "%.4g", v);
+}
+
+static const char *what_of(const char *rule)
+{
+    static const struct {
+        const char *rule, *what;
+    } names[] = {
+        {"request_spike", "requests per window"}, {"request_drop", "requests per window"},
+        {"error_403_rate", "403 rate"},           {"error_5xx_rate", "5xx rate"},
+        {"cache_hit_drop", "cache hit ratio"},    {"origin_latency", "p95 origin latency"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(names[i].rule, rule) == 0)
+            return names[i].what;
+    return rule;
+}
+
 void ew_alert_summary(const ew_alert *a, char *out, size_t cap)
 {
+    char observed[32], expected[32];
+    format_value(a->rule, a->observed, observed, sizeof observed);
+    format_value(a->rule, a->expected, expected, sizeof expected);
+    const char *project = a->project && *a->project ? a->project : "unmapped";
     if (a->kind == EW_EVENT_RESOLVED)
-        snprintf(out, cap, "%s (%s) %s resolved: requests %.0f per window vs %.1f expected", a->entity_id,
-                 a->project && *a->project ? a->project : "unmapped", a->rule, a->observed, a->expected);
+        snprintf(out, cap, "%s (%s) %s resolved: %s %s vs %s expected", a->entity_id, project, a->rule,
+                 what_of(a->rule), observed, expected);
     else
-        snprintf(out, cap, "%s (%s) requests %.0f per window vs %.1f expected (z=%.1f)", a->entity_id,
-                 a->project && *a->project ? a->project : "unmapped", a->observed, a->expected, a->z_short);
+        snprintf(out, cap, "%s (%s) %s %s vs %s expected (z=%.1f)", a->entity_id, project, what_of(a->rule), observed,
+                 expected, a->z_short);
 }
 
 static json_t *string_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
 static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *contributors_json(const ew_alert *a)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < a->n_top; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:f}", "dimension", a->top[i].dimension, "value",
+                                              a->top[i].value, "share", a->top[i].share));
+    return list;
+}
 
 char *ew_alert_json(const ew_alert *a)
 {
@@ -56,8 +100,8 @@ char *ew_alert_json(const ew_alert *a)
     json_object_set_new(o, "threshold", real_or_null(a->threshold));
     json_object_set_new(o, "z_short", real_or_null(a->z_short));
     json_object_set_new(o, "z_long", real_or_null(a->z_long));
-    json_object_set_new(o, "top_contributors", json_array());
-    json_object_set_new(o, "suppressed_by", json_null());
+    json_object_set_new(o, "top_contributors", contributors_json(a));
+    json_object_set_new(o, "suppressed_by", string_or_null(a->suppressed_by));
     json_object_set_new(o, "related_alerts", json_array());
     json_object_set_new(o, "summary", json_string(summary));
     json_object_set_new(o, "emitted_at", json_string(emitted));

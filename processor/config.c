@@ -119,6 +119,55 @@ const char *const *ew_default_fields(size_t *n)
     return default_fields;
 }
 
+static const char *const rule_names[EW_RULES] = {
+    "request_spike", "request_drop", "error_403_rate", "error_5xx_rate", "cache_hit_drop", "origin_latency", "generic",
+};
+
+const char *ew_rule_name(ew_rule_id r) { return (unsigned)r < EW_RULES ? rule_names[r] : NULL; }
+
+bool ew_rule_parse(const char *name, ew_rule_id *out)
+{
+    for (int r = 0; r < EW_RULES; r++)
+        if (strcmp(rule_names[r], name) == 0) {
+            *out = (ew_rule_id)r;
+            return true;
+        }
+    return false;
+}
+
+/* min_change is relative for counts and latency (0.5 = 50 % above or below
+ * expected) and absolute for ratios (0.05 = 5 percentage points): see
+ * docs/detection.md for why each default is what it is. */
+static void set_rule_defaults(ew_config *cfg)
+{
+    static const struct {
+        double min_change;
+        uint64_t min_count;
+    } per_rule[EW_RULES] = {
+        [EW_RULE_REQUEST_SPIKE] = {0.5, 0},  [EW_RULE_REQUEST_DROP] = {0.5, 0},
+        [EW_RULE_ERROR_403_RATE] = {0.05, 10}, [EW_RULE_ERROR_5XX_RATE] = {0.03, 10},
+        [EW_RULE_CACHE_HIT_DROP] = {0.15, 20}, [EW_RULE_ORIGIN_LATENCY] = {0.5, 100},
+        [EW_RULE_GENERIC] = {0, 0},
+    };
+    for (int r = 0; r < EW_RULES; r++)
+        cfg->rules[r] = (ew_rule_config){
+            .enabled = true,
+            .short_window_ms = 3LL * 3600 * 1000,
+            .long_window_ms = 14LL * 86400 * 1000,
+            .z_warning = 4.0,
+            .z_critical = 8.0,
+            .warmup_windows = 10,
+            .min_requests = 0,
+            .min_change = per_rule[r].min_change,
+            .min_count = per_rule[r].min_count,
+            .fire_after = 2,
+            .fire_window = 3,
+            .resolve_after = 3,
+            .repeat_interval_ms = 3600LL * 1000,
+        };
+    cfg->traffic_floor_per_min = 10;
+}
+
 void ew_config_defaults(ew_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -141,14 +190,7 @@ void ew_config_defaults(ew_config *cfg)
     cfg->flush_interval_ms = 1000;
     cfg->flush_max_pairs = 20000;
     cfg->retention_ms = 14LL * 86400 * 1000;
-    cfg->request_spike = (ew_spike_rule){
-        .enabled = true,
-        .short_window_ms = 3LL * 3600 * 1000,
-        .z_warning = 4.0,
-        .z_critical = 8.0,
-        .warmup_windows = 10,
-        .min_requests = 0,
-    };
+    set_rule_defaults(cfg);
     set_string(&cfg->notify_group, "edgewatch-notify");
 }
 
@@ -187,6 +229,17 @@ typedef struct {
 } option;
 
 #define OPT(path, type, member) {path, type, offsetof(ew_config, member)}
+#define RULE_OPT(name, r, key, type, member) OPT("rules." name "." key, type, rules[r].member)
+#define RULE_OPTS(name, r)                                                                                      \
+    RULE_OPT(name, r, "enabled", T_BOOL, enabled), RULE_OPT(name, r, "short_window", T_DURATION, short_window_ms), \
+        RULE_OPT(name, r, "long_window", T_DURATION, long_window_ms),                                          \
+        RULE_OPT(name, r, "z_warning", T_DOUBLE, z_warning), RULE_OPT(name, r, "z_critical", T_DOUBLE, z_critical), \
+        RULE_OPT(name, r, "warmup_windows", T_INT, warmup_windows),                                             \
+        RULE_OPT(name, r, "min_requests", T_U64, min_requests),                                                 \
+        RULE_OPT(name, r, "min_change", T_DOUBLE, min_change), RULE_OPT(name, r, "min_count", T_U64, min_count), \
+        RULE_OPT(name, r, "fire_after", T_INT, fire_after), RULE_OPT(name, r, "fire_window", T_INT, fire_window), \
+        RULE_OPT(name, r, "resolve_after", T_INT, resolve_after),                                               \
+        RULE_OPT(name, r, "repeat_interval", T_DURATION, repeat_interval_ms)
 
 static const option options[] = {
     OPT("topics.cloudfront", T_STRING, topic_cloudfront),
@@ -209,12 +262,14 @@ static const option options[] = {
     OPT("flush.max_pairs", T_SIZE, flush_max_pairs),
     OPT("state.retention", T_DURATION, retention_ms),
     OPT("state.window_retention", T_DURATION, window_retention_ms),
-    OPT("rules.request_spike.enabled", T_BOOL, request_spike.enabled),
-    OPT("rules.request_spike.short_window", T_DURATION, request_spike.short_window_ms),
-    OPT("rules.request_spike.z_warning", T_DOUBLE, request_spike.z_warning),
-    OPT("rules.request_spike.z_critical", T_DOUBLE, request_spike.z_critical),
-    OPT("rules.request_spike.warmup_windows", T_INT, request_spike.warmup_windows),
-    OPT("rules.request_spike.min_requests", T_U64, request_spike.min_requests),
+    OPT("detection.traffic_floor", T_DOUBLE, traffic_floor_per_min),
+    RULE_OPTS("request_spike", EW_RULE_REQUEST_SPIKE),
+    RULE_OPTS("request_drop", EW_RULE_REQUEST_DROP),
+    RULE_OPTS("error_403_rate", EW_RULE_ERROR_403_RATE),
+    RULE_OPTS("error_5xx_rate", EW_RULE_ERROR_5XX_RATE),
+    RULE_OPTS("cache_hit_drop", EW_RULE_CACHE_HIT_DROP),
+    RULE_OPTS("origin_latency", EW_RULE_ORIGIN_LATENCY),
+    RULE_OPTS("generic", EW_RULE_GENERIC),
     OPT("metadata", T_STRING, metadata_path),
     OPT("notify.group_id", T_STRING, notify_group),
 };
@@ -511,6 +566,59 @@ static void check_avro_schemas(const ew_config *cfg, ew_config_errors *errs)
     ew_message_decoder_free(&md);
 }
 
+static void validate_rule(const char *name, const ew_rule_config *r, ew_config_errors *errs)
+{
+    if (!(r->z_warning > 0))
+        add_error(errs, "rules.%s.z_warning must be > 0", name);
+    if (!(r->z_critical >= r->z_warning))
+        add_error(errs, "rules.%s.z_critical must be >= z_warning", name);
+    if (r->short_window_ms <= 0 || r->long_window_ms <= 0)
+        add_error(errs, "rules.%s.short_window and long_window must be > 0", name);
+    if (!(r->min_change >= 0))
+        add_error(errs, "rules.%s.min_change must be >= 0", name);
+    /* The debounce history is a 32-bit mask of the last windows. */
+    if (r->fire_window < 1 || r->fire_window > 32 || r->fire_after < 1 || r->fire_after > r->fire_window)
+        add_error(errs, "rules.%s: need 1 <= fire_after <= fire_window <= 32, got %d of %d", name, r->fire_after,
+                  r->fire_window);
+    if (r->resolve_after < 1)
+        add_error(errs, "rules.%s.resolve_after must be >= 1", name);
+}
+
+static void validate_rules(const ew_rule_config *rules, ew_config_errors *errs)
+{
+    for (int r = 0; r < EW_RULES; r++)
+        validate_rule(ew_rule_name((ew_rule_id)r), &rules[r], errs);
+}
+
+bool ew_config_override_rules(const ew_config *base, const ew_kv *overrides, size_t n, ew_rule_config out[EW_RULES],
+                              char *err, size_t errcap)
+{
+    /* A shallow copy is safe: rule settings own no memory, and only keys
+     * under "rules." are accepted, so no string member is ever replaced. */
+    ew_config tmp = *base;
+    ew_config_errors errs = {0};
+    for (size_t i = 0; i < n && errs.n == 0; i++) {
+        char assignment[512];
+        snprintf(assignment, sizeof assignment, "rules.%s=%s", overrides[i].key, overrides[i].value);
+        const char *eq = strchr(assignment, '=');
+        const option *o = NULL;
+        char path[256];
+        snprintf(path, sizeof path, "%.*s", (int)(eq - assignment), assignment);
+        if (!(o = find_option(path)))
+            add_error(&errs, "unknown rule setting \"%s\"", overrides[i].key);
+        else
+            store_text(&tmp, o, eq + 1, "metadata", &errs);
+    }
+    if (errs.n == 0)
+        validate_rules(tmp.rules, &errs);
+    if (errs.n) {
+        snprintf(err, errcap, "%s", errs.lines[0]);
+        return false;
+    }
+    memcpy(out, tmp.rules, sizeof tmp.rules);
+    return true;
+}
+
 size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
 {
     size_t before = errs->n;
@@ -527,19 +635,23 @@ size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
         add_error(errs, "valkey.port must be between 1 and 65535");
     if (cfg->max_line_bytes < 64)
         add_error(errs, "cloudfront.max_line_bytes must be at least 64");
-    if (cfg->retention_ms < cfg->request_spike.short_window_ms)
-        add_error(errs, "state.retention must be at least rules.request_spike.short_window");
-    if (cfg->window_retention_ms && cfg->window_retention_ms < cfg->request_spike.short_window_ms)
-        add_error(errs, "state.window_retention must be at least rules.request_spike.short_window");
+    int longest = 0; /* the traffic rule with the longest short window */
+    for (int r = 1; r < EW_TRAFFIC_RULES; r++)
+        if (cfg->rules[r].short_window_ms > cfg->rules[longest].short_window_ms)
+            longest = r;
+    const char *name = ew_rule_name((ew_rule_id)longest);
+    if (cfg->retention_ms < cfg->rules[longest].short_window_ms)
+        add_error(errs, "state.retention must be at least rules.%s.short_window", name);
+    if (cfg->window_retention_ms && cfg->window_retention_ms < cfg->rules[longest].short_window_ms)
+        add_error(errs, "state.window_retention must be at least rules.%s.short_window", name);
     if (cfg->window_retention_ms && cfg->window_retention_ms < 2 * cfg->window_ms + cfg->lateness_ms)
         add_error(errs, "state.window_retention must be at least 2 x window.width + window.allowed_lateness");
     if (cfg->window_retention_ms > cfg->retention_ms)
         add_error(errs, "state.window_retention (%llds) must not exceed state.retention (%llds)",
                   (long long)(ew_config_window_ttl_ms(cfg) / 1000), (long long)(cfg->retention_ms / 1000));
-    if (cfg->request_spike.z_critical < cfg->request_spike.z_warning)
-        add_error(errs, "rules.request_spike.z_critical must be >= z_warning");
-    if (cfg->request_spike.z_warning <= 0)
-        add_error(errs, "rules.request_spike.z_warning must be > 0");
+    validate_rules(cfg->rules, errs);
+    if (!(cfg->traffic_floor_per_min >= 0))
+        add_error(errs, "detection.traffic_floor must be >= 0");
     char err[256];
     if (!ew_fieldset_check((const char *const *)cfg->fields, cfg->n_fields, err, sizeof err))
         add_error(errs, "cloudfront.fields: %s", err);
@@ -593,7 +705,10 @@ int64_t ew_config_window_ttl_ms(const ew_config *cfg)
     if (cfg->window_retention_ms)
         return cfg->window_retention_ms;
     int64_t day = 86400LL * 1000;
-    int64_t ttl = cfg->request_spike.short_window_ms > day ? cfg->request_spike.short_window_ms : day;
+    int64_t ttl = day;
+    for (int r = 0; r < EW_TRAFFIC_RULES; r++)
+        if (cfg->rules[r].short_window_ms > ttl)
+            ttl = cfg->rules[r].short_window_ms;
     return ttl < cfg->retention_ms ? ttl : cfg->retention_ms;
 }
 

@@ -13,6 +13,7 @@
 #include "edgewatch/alert.h"
 #include "edgewatch/metadata.h"
 #include "edgewatch/score.h"
+#include "edgewatch/suppress.h"
 #include "edgewatch/window.h"
 
 #include <math.h>
@@ -25,6 +26,10 @@
 #define MAX_CLAIMS 8
 /* End of input: far past any event time, with room for the arithmetic. */
 #define END_OF_TIME_MS (INT64_MAX / 4)
+/* Top contributors per dimension on an alert: enough to see a DDoS's
+ * addresses or a hot object, few enough to read at a glance. */
+#define TOP_PER_DIMENSION 3
+#define MAX_CONTRIBUTORS (5 * TOP_PER_DIMENSION)
 
 struct ew_core {
     const ew_config *cfg;
@@ -36,10 +41,33 @@ struct ew_core {
     ew_aggregate *agg;
     ew_state *state;
     ew_core_output out;
+    const ew_suppressions *suppressions; /* may be NULL */
     bool replay;
     int64_t range_from_ms, range_to_ms;
     ew_core_counters n;
 };
+
+static ew_metadata *load_metadata(const ew_config *cfg, char *err, size_t errcap)
+{
+    ew_metadata *m = ew_metadata_load(cfg->metadata_path, err, errcap);
+    if (m && !ew_metadata_resolve_rules(m, cfg, err, errcap)) {
+        ew_metadata_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+bool ew_core_reload_metadata(ew_core *c, char *err, size_t errcap)
+{
+    ew_metadata *m = load_metadata(c->cfg, err, errcap);
+    if (!m)
+        return false;
+    ew_metadata_free(c->meta);
+    c->meta = m;
+    return true;
+}
+
+void ew_core_set_suppressions(ew_core *c, const ew_suppressions *s) { c->suppressions = s; }
 
 ew_core *ew_core_new(const ew_config *cfg, ew_state *state, const char *topic, ew_core_output out, bool replay,
                      char *err, size_t errcap)
@@ -50,7 +78,7 @@ ew_core *ew_core_new(const ew_config *cfg, ew_state *state, const char *topic, e
     c->state = state;
     c->out = out;
     c->replay = replay;
-    if (!(c->meta = ew_metadata_load(cfg->metadata_path, err, errcap))) {
+    if (!(c->meta = load_metadata(cfg, err, errcap))) {
         free(c);
         return NULL;
     }
@@ -244,51 +272,188 @@ ew_state_status ew_core_flush(ew_core *c, bool ship_all, ew_flush_partition *par
 
 /* ---- scoring ---- */
 
-static void fill_owner(const ew_core *c, const char *entity, ew_alert *a)
+static int by_entity(const void *a, const void *b)
 {
-    const ew_distribution *d = ew_metadata_by_id(c->meta, entity);
-    if (d) {
-        a->project = d->project;
-        a->owner = d->owner;
-        a->route = d->route;
+    return strcmp(((const ew_score_item *)a)->entity, ((const ew_score_item *)b)->entity);
+}
+
+typedef struct {
+    ew_contributor items[MAX_CONTRIBUTORS];
+    size_t n;
+    double requests;
+} contributors;
+
+/* Stored field and contract name of each dimension, in the order alerts
+ * list them (a hash's fields come back in no fixed order). */
+static const char *const dimensions[][2] = {
+    {"top:ip", "client_ip"}, {"top:asn", "asn"}, {"top:country", "country"},
+    {"top:uri", "uri"},      {"top:edge", "edge_location"},
+};
+
+/* Stored top lists are "COUNT\tVALUE\n" lines, heaviest first. */
+static void add_top_list(contributors *out, const char *dimension, const char *text)
+{
+    for (int k = 0; k < TOP_PER_DIMENSION && *text && out->n < MAX_CONTRIBUTORS; k++) {
+        char *tab;
+        double count = strtod(text, &tab);
+        const char *end = strchr(text, '\n');
+        if (*tab != '\t' || count <= 0)
+            break;
+        size_t len = (size_t)((end ? end : tab + strlen(tab)) - (tab + 1));
+        ew_contributor *c = &out->items[out->n++];
+        c->dimension = dimension;
+        snprintf(c->value, sizeof c->value, "%.*s", (int)(len < sizeof c->value ? len : sizeof c->value - 1), tab + 1);
+        c->share = out->requests > 0 ? count / out->requests : 0;
+        if (!end)
+            break;
+        text = end + 1;
     }
 }
 
-static bool emit(ew_core *c, const ew_score_item *it, const ew_score *s, ew_event_kind kind, int64_t ws)
+static void collect_tops(void *ctx, const ew_stored_window *w)
 {
+    contributors *out = ctx;
+    out->requests = (double)w->counters[EW_C_REQ];
+    for (size_t d = 0; d < sizeof dimensions / sizeof dimensions[0]; d++)
+        for (size_t i = 0; i < w->n_tops; i++)
+            if (strcmp(w->top_fields[i], dimensions[d][0]) == 0)
+                add_top_list(out, dimensions[d][1], w->top_texts[i]);
+}
+
+/* Read only when an alert fires: alerts are rare, windows are not. A read
+ * failure leaves the list empty rather than holding the alert back. */
+static void top_contributors(ew_core *c, const char *entity, int64_t ws, contributors *out)
+{
+    out->n = 0;
+    out->requests = 0;
+    if (ew_state_read_range(c->state, entity, false, ws, ws + c->cfg->window_ms, collect_tops, out) != EW_STATE_OK)
+        out->n = 0;
+}
+
+/* Everything scoring one entity needs besides its state. */
+typedef struct {
+    const char *entity;
+    const ew_distribution *dist; /* NULL: unmapped */
+    const ew_rule_config *rules;
+    double floor_per_window;
+    int64_t ws;
+} entity_context;
+
+static bool emit(ew_core *c, const entity_context *e, ew_rule_id rule, const ew_incident *inc, const ew_detection *d,
+                 ew_event_kind kind)
+{
+    const char *name = ew_rule_name(rule);
+    const ew_suppression *silence =
+        c->suppressions ? ew_suppression_match(c->suppressions, EW_SUPPRESS_SILENCE, name, e->entity,
+                                               e->dist ? e->dist->project : NULL, e->ws, e->ws + c->cfg->window_ms)
+                        : NULL;
+    contributors tops = {.n = 0};
+    if (kind != EW_EVENT_RESOLVED)
+        top_contributors(c, e->entity, e->ws, &tops);
     ew_alert a = {
-        .alert_id = it->incident.alert_id,
+        .alert_id = inc->alert_id,
         .kind = kind,
-        .severity = kind == EW_EVENT_FIRING ? s->severity : it->incident.severity,
-        .rule = "request_spike",
+        .severity = inc->severity,
+        .rule = name,
         .entity_type = "distribution",
-        .entity_id = it->entity,
-        .window_start_ms = ws,
-        .window_end_ms = ws + c->cfg->window_ms,
-        .observed = s->observed,
-        .expected = s->expected,
-        .threshold = s->threshold,
-        .z_short = s->z,
-        .z_long = NAN,
+        .entity_id = e->entity,
+        .window_start_ms = e->ws,
+        .window_end_ms = e->ws + c->cfg->window_ms,
+        .observed = d->observed,
+        .expected = d->expected,
+        .threshold = d->threshold,
+        .z_short = d->z_short,
+        .z_long = d->z_long,
+        .top = tops.items,
+        .n_top = tops.n,
+        .suppressed_by = silence ? silence->id : (inc->suppressed_by[0] ? inc->suppressed_by : NULL),
         .emitted_at_ms = ew_now_ms(),
         .replay = c->replay,
     };
-    fill_owner(c, it->entity, &a);
+    if (e->dist) {
+        a.project = e->dist->project;
+        a.owner = e->dist->owner;
+        a.route = e->dist->route;
+    }
     char *json = ew_alert_json(&a);
     bool ok = c->out.alert(c->out.ctx, a.alert_id, json);
-    ew_info("alert %s %s %s window %lld: observed %.0f expected %.1f z %.1f",
-            kind == EW_EVENT_FIRING ? "firing" : "resolved", a.rule, a.entity_id, (long long)ws, s->observed,
-            s->expected, s->z);
+    ew_info("alert %s %s %s window %lld: observed %.4g expected %.4g z %.1f/%.1f%s%s",
+            kind == EW_EVENT_RESOLVED ? "resolved" : kind == EW_EVENT_UPDATE ? "update" : "firing", name, e->entity,
+            (long long)e->ws, d->observed, d->expected, d->z_short, d->z_long, a.suppressed_by ? " suppressed by " : "",
+            a.suppressed_by ? a.suppressed_by : "");
     free(json);
     c->n.alerts++;
     c->n.alerts_firing += kind == EW_EVENT_FIRING;
     c->n.alerts_resolved += kind == EW_EVENT_RESOLVED;
+    c->n.by_rule[rule][kind == EW_EVENT_RESOLVED ? 1 : 0] += kind != EW_EVENT_UPDATE;
     return ok;
 }
 
-static int by_entity(const void *a, const void *b)
+/* An expected event covers a spike when the spike is within the event's
+ * multiplier: it still opens an incident (history stays complete), marked
+ * suppressed_by the event. */
+static const ew_suppression *covering_event(ew_core *c, const entity_context *e, const ew_rule_params *p,
+                                            const ew_rule_state *st, ew_observation o, const ew_detection *d)
 {
-    return strcmp(((const ew_score_item *)a)->entity, ((const ew_score_item *)b)->entity);
+    if (p->id != EW_RULE_REQUEST_SPIKE || !d->breach || !c->suppressions)
+        return NULL;
+    const ew_suppression *ev =
+        ew_suppression_match(c->suppressions, EW_SUPPRESS_EVENT, ew_rule_name(p->id), e->entity,
+                             e->dist ? e->dist->project : NULL, e->ws, e->ws + c->cfg->window_ms);
+    if (!ev)
+        return NULL;
+    ew_rule_params expected = *p;
+    expected.expect_multiplier = ev->multiplier;
+    return ew_detect(&expected, st, o).breach ? NULL : ev;
+}
+
+static bool score_rule(ew_core *c, const entity_context *e, ew_rule_id rule, ew_score_item *it)
+{
+    ew_rule_params p = {rule, &e->rules[rule], c->cfg->window_ms, e->floor_per_window, 1.0};
+    ew_rule_state *st = &it->det.rule[rule];
+    ew_observation o = ew_observe(rule, it->counters);
+    ew_detection d = ew_detect(&p, st, o);
+    const ew_suppression *event = covering_event(c, e, &p, st, o, &d);
+    ew_learn(&p, st, o, &d);
+    ew_event_kind kind = ew_lifecycle(&p, &st->inc, &d, e->ws, e->entity);
+    if (kind == EW_EVENT_FIRING && event)
+        snprintf(st->inc.suppressed_by, sizeof st->inc.suppressed_by, "%s", event->id);
+    else if (st->inc.open && st->inc.suppressed_by[0] && d.breach && !event) {
+        /* Beyond what the event announced, or past its end: an incident now. */
+        st->inc.suppressed_by[0] = '\0';
+        st->inc.last_emit_ws = e->ws;
+        if (kind == EW_EVENT_NONE)
+            kind = EW_EVENT_UPDATE;
+    }
+    return kind == EW_EVENT_NONE || emit(c, e, rule, &st->inc, &d, kind);
+}
+
+/* false when the entity is not scored at all (excluded). */
+static bool entity_of_item(const ew_core *c, const ew_score_item *it, int64_t ws, entity_context *e)
+{
+    const ew_distribution *d = ew_metadata_by_id(c->meta, it->entity);
+    if (d && d->excluded)
+        return false;
+    double floor = d && !isnan(d->floor_per_min) ? d->floor_per_min : c->cfg->traffic_floor_per_min;
+    *e = (entity_context){it->entity, d, d && d->rules ? d->rules : c->cfg->rules,
+                          floor * (double)c->cfg->window_ms / 60000.0, ws};
+    return true;
+}
+
+static bool score_item(ew_core *c, ew_score_item *it, int64_t ws)
+{
+    entity_context e;
+    /* Already scored (a commit landed before a crash): its events went out
+     * then; its state already holds this window. */
+    if (it->det.last_ws >= ws)
+        return true;
+    it->det.last_ws = ws;
+    if (!entity_of_item(c, it, ws, &e))
+        return true;
+    bool ok = true;
+    for (int r = 0; r < EW_TRAFFIC_RULES; r++)
+        ok = score_rule(c, &e, (ew_rule_id)r, it) && ok;
+    return ok;
 }
 
 static bool score_window(ew_core *c, int64_t ws)
@@ -303,18 +468,11 @@ static bool score_window(ew_core *c, int64_t ws)
     qsort(items, n, sizeof *items, by_entity);
     bool ok = true;
     uint64_t alerts_before = c->n.alerts;
-    const ew_spike_rule *rule = &c->cfg->request_spike;
-    for (size_t i = 0; i < n; i++) {
-        ew_score_item *it = &items[i];
-        ew_score s = ew_score_requests(rule, c->cfg->window_ms, &it->baseline, ws, (double)it->requests);
-        ew_baseline_update(&it->baseline, rule, c->cfg->window_ms, ws, &s);
-        ew_event_kind ev = ew_incident_step(&it->incident, &s, ws, "request_spike", it->entity);
-        if (ev != EW_EVENT_NONE)
-            ok = emit(c, it, &s, ev, ws) && ok;
-    }
+    for (size_t i = 0; i < n; i++)
+        ok = score_item(c, &items[i], ws) && ok;
     /* State is saved and the claim released only once alerts are durable;
      * if not, the lease expires and the window is scored again from the
-     * same baselines, repeating the same event ids. */
+     * same state, repeating the same event ids. */
     ok = ok && c->out.durable(c->out.ctx) && ew_state_commit_window(c->state, items, n, ws) == EW_STATE_OK;
     free(items);
     c->n.windows_scored += ok;

@@ -15,6 +15,13 @@
 #include <string.h>
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+
+static void on_hangup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -34,6 +41,7 @@ static const char usage[] =
     "                     into isolated state; alerts as JSON lines\n"
     "  check -c FILE      validate a configuration; print every problem\n"
     "  state show -c FILE print stored aggregates of a distribution or project as JSON\n"
+    "  score --rule R     run one detector over a timestamp,value CSV; print anomaly scores\n"
     "  dev-kafka          run the embedded Kafka broker (librdkafka mock cluster)\n"
     "  gen                write synthetic CloudFront logs with labelled anomalies\n"
     "  version            print the version\n"
@@ -111,7 +119,10 @@ static int cmd_run(int argc, char **argv)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        rc = ew_pipeline_run(&cfg, &stop_requested);
+        struct sigaction hup = {.sa_handler = on_hangup};
+        sigemptyset(&hup.sa_mask);
+        sigaction(SIGHUP, &hup, NULL);
+        rc = ew_pipeline_run(&cfg, &stop_requested, &reload_requested);
     }
     ew_config_free(&cfg);
     return rc < 0 ? 0 : rc;
@@ -163,6 +174,8 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "state") == 0)
         return ew_cmd_state(argc - 1, argv + 1);
+    if (strcmp(cmd, "score") == 0)
+        return ew_cmd_score(argc - 1, argv + 1);
     fprintf(stderr, "edgewatch: unknown command \"%s\" (see edgewatch --help)\n", cmd);
     return EW_EXIT_USAGE;
 }

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,123 @@ static size_t count_names(json_t *list)
     return n;
 }
 
-static bool load_distribution(ew_metadata *m, json_t *d, size_t idx, const char *path, char *err, size_t errcap)
+/* ---- per-distribution policy: floor, exclusion, rule overrides ---- */
+
+static json_t *project_policy(json_t *projects, const char *project)
+{
+    json_t *p = json_is_object(projects) && *project ? json_object_get(projects, project) : NULL;
+    return json_is_object(p) ? p : NULL;
+}
+
+static bool scalar_text(json_t *v, char *out, size_t cap)
+{
+    if (json_is_string(v))
+        snprintf(out, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(out, cap, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, cap, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return false;
+    return true;
+}
+
+static void add_override(ew_distribution *d, const char *rule, const char *key, const char *value)
+{
+    d->overrides = realloc(d->overrides, (d->n_overrides + 1) * sizeof *d->overrides);
+    ew_kv *kv = &d->overrides[d->n_overrides++];
+    size_t n = strlen(rule) + strlen(key) + 2;
+    kv->key = malloc(n);
+    snprintf(kv->key, n, "%s.%s", rule, key);
+    kv->value = strdup(value);
+}
+
+/* {"rule": {"key": value}} of a distribution or a project, appended in
+ * file order so later (the distribution's) overrides win. */
+static bool load_overrides(ew_distribution *d, json_t *rules, const char *where, char *err, size_t errcap)
+{
+    if (!rules)
+        return true;
+    const char *rule, *key;
+    json_t *settings, *v;
+    if (!json_is_object(rules)) {
+        snprintf(err, errcap, "%s: \"rules\" must be an object of rule -> settings", where);
+        return false;
+    }
+    json_object_foreach(rules, rule, settings) {
+        ew_rule_id id;
+        if (!ew_rule_parse(rule, &id) || !json_is_object(settings)) {
+            snprintf(err, errcap, "%s: rules.%s: unknown rule or not an object", where, rule);
+            return false;
+        }
+        json_object_foreach(settings, key, v) {
+            char text[128];
+            if (!scalar_text(v, text, sizeof text)) {
+                snprintf(err, errcap, "%s: rules.%s.%s must be a number, string or boolean", where, rule, key);
+                return false;
+            }
+            add_override(d, rule, key, text);
+        }
+    }
+    return true;
+}
+
+static bool load_scalars(ew_distribution *d, json_t *obj, const char *where, char *err, size_t errcap)
+{
+    json_t *floor = json_object_get(obj, "floor"), *excluded = json_object_get(obj, "excluded");
+    if (floor && (!json_is_number(floor) || json_number_value(floor) < 0)) {
+        snprintf(err, errcap, "%s: \"floor\" must be a number of requests per minute >= 0", where);
+        return false;
+    }
+    if (excluded && !json_is_boolean(excluded)) {
+        snprintf(err, errcap, "%s: \"excluded\" must be true or false", where);
+        return false;
+    }
+    if (floor)
+        d->floor_per_min = json_number_value(floor);
+    if (excluded)
+        d->excluded = json_is_true(excluded);
+    return true;
+}
+
+static bool load_policy(ew_distribution *d, json_t *project, json_t *obj, const char *path, size_t idx, char *err,
+                        size_t errcap)
+{
+    char where[512];
+    d->floor_per_min = NAN;
+    if (project) {
+        snprintf(where, sizeof where, "%s: projects.%s", path, d->project);
+        if (!load_scalars(d, project, where, err, errcap) ||
+            !load_overrides(d, json_object_get(project, "rules"), where, err, errcap))
+            return false;
+    }
+    snprintf(where, sizeof where, "%s: distributions[%zu] (%s)", path, idx, d->id);
+    return load_scalars(d, obj, where, err, errcap) &&
+           load_overrides(d, json_object_get(obj, "rules"), where, err, errcap);
+}
+
+bool ew_metadata_resolve_rules(ew_metadata *m, const ew_config *cfg, char *err, size_t errcap)
+{
+    for (size_t i = 0; i < m->n_dists; i++) {
+        ew_distribution *d = &m->dists[i];
+        free(d->rules);
+        d->rules = NULL;
+        if (!d->n_overrides)
+            continue;
+        char why[256];
+        d->rules = malloc(EW_RULES * sizeof *d->rules);
+        if (!ew_config_override_rules(cfg, d->overrides, d->n_overrides, d->rules, why, sizeof why)) {
+            snprintf(err, errcap, "metadata: distribution %s: %s", d->id, why);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool load_distribution(ew_metadata *m, json_t *d, json_t *projects, size_t idx, const char *path, char *err,
+                              size_t errcap)
 {
     json_t *id = json_object_get(d, "id"), *domain = json_object_get(d, "domain");
     if (!json_is_string(id) || !json_is_string(domain)) {
@@ -92,6 +209,8 @@ static bool load_distribution(ew_metadata *m, json_t *d, size_t idx, const char 
     dist->owner = string_field(d, "owner", "");
     dist->route = string_field(d, "route", "");
     m->n_dists = idx + 1;
+    if (!load_policy(dist, project_policy(projects, dist->project), d, path, idx, err, errcap))
+        return false;
     if (!index_domain(m, dist->id, idx, err, errcap) || !index_domain(m, json_string_value(domain), idx, err, errcap))
         return false;
     size_t i;
@@ -134,7 +253,7 @@ ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
     size_t i;
     json_t *d;
     json_array_foreach(list, i, d) {
-        if (!load_distribution(m, d, i, path, err, errcap)) {
+        if (!load_distribution(m, d, json_object_get(root, "projects"), i, path, err, errcap)) {
             json_decref(root);
             ew_metadata_free(m);
             return NULL;
@@ -156,6 +275,12 @@ void ew_metadata_free(ew_metadata *m)
         free(m->dists[i].project);
         free(m->dists[i].owner);
         free(m->dists[i].route);
+        for (size_t k = 0; k < m->dists[i].n_overrides; k++) {
+            free(m->dists[i].overrides[k].key);
+            free(m->dists[i].overrides[k].value);
+        }
+        free(m->dists[i].overrides);
+        free(m->dists[i].rules);
     }
     for (size_t i = 0; i < m->n_slots; i++)
         free(m->slots[i].name);
@@ -177,10 +302,9 @@ const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain
 
 const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id)
 {
-    for (size_t i = 0; i < m->n_dists; i++)
-        if (strcmp(m->dists[i].id, id) == 0)
-            return &m->dists[i];
-    return NULL;
+    /* Ids are indexed with the other names; only an exact id match counts. */
+    const ew_distribution *d = ew_metadata_by_domain(m, ew_str_make(id, strlen(id)));
+    return d && strcmp(d->id, id) == 0 ? d : NULL;
 }
 
 size_t ew_metadata_count(const ew_metadata *m) { return m->n_dists; }

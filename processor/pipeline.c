@@ -11,18 +11,24 @@
  * When Valkey is unreachable the member pauses its partitions, keeps its
  * deltas, and retries with capped exponential backoff: memory stays bounded
  * (nothing new is read) and nothing is lost.
+ *
+ * SIGHUP reloads the metadata file (a bad file keeps the old one); silences
+ * and expected events are re-read from Valkey every 30 s, so an
+ * `edgewatch silence add` takes effect within that time on every member.
  */
 #include "edgewatch/pipeline.h"
 #include "edgewatch/core.h"
 #include "edgewatch/sink.h"
 #include "edgewatch/source.h"
 #include "edgewatch/state.h"
+#include "edgewatch/suppress.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_BACKOFF_MS 30000
 #define MAX_ASSIGNED 1024
+#define SUPPRESSIONS_REFRESH_MS 30000
 
 typedef struct {
     const ew_config *cfg;
@@ -30,6 +36,9 @@ typedef struct {
     ew_state *state;
     ew_sink *sink;
     ew_source *source;
+    ew_suppressions suppressions;
+    int64_t suppressions_at; /* monotonic time of the last refresh attempt */
+    volatile sig_atomic_t *reload;
     bool dead_letters_pending;
     bool paused;
     int64_t backoff_ms, retry_at, last_flush;
@@ -167,10 +176,48 @@ static void on_assigning(void *opaque, rd_kafka_topic_partition_list_t *parts)
     }
 }
 
+/* ---- metadata and suppressions ---- */
+
+static void refresh_suppressions(pipeline *p, int64_t now)
+{
+    if (p->suppressions_at && now - p->suppressions_at < SUPPRESSIONS_REFRESH_MS)
+        return;
+    p->suppressions_at = now;
+    ew_suppressions fresh;
+    char err[256];
+    ew_suppressions_init(&fresh);
+    if (!ew_suppressions_load_valkey(p->cfg, &fresh, err, sizeof err)) {
+        ew_warn("silences and events not refreshed (keeping %zu): %s", p->suppressions.n, err);
+        ew_suppressions_free(&fresh);
+        return;
+    }
+    ew_suppressions_free(&p->suppressions);
+    p->suppressions = fresh;
+    ew_core_set_suppressions(p->core, &p->suppressions);
+}
+
+static void reload_metadata(pipeline *p)
+{
+    char err[512];
+    *p->reload = 0;
+    if (ew_core_reload_metadata(p->core, err, sizeof err))
+        ew_info("metadata reloaded from %s", p->cfg->metadata_path ? p->cfg->metadata_path : "(none)");
+    else
+        ew_error("metadata reload failed, keeping the previous one: %s", err);
+}
+
+static void score_closed(pipeline *p)
+{
+    refresh_suppressions(p, ew_mono_ms());
+    ew_core_score_closed(p->core);
+}
+
 /* ---- main loop ---- */
 
 static void step(pipeline *p)
 {
+    if (*p->reload)
+        reload_metadata(p);
     rd_kafka_message_t *m = ew_source_poll(p->source, 100);
     if (m)
         handle_message(p, m);
@@ -191,7 +238,7 @@ static void step(pipeline *p)
             enter_outage(p);
             return;
         }
-        ew_core_score_closed(p->core);
+        score_closed(p);
     }
 }
 
@@ -224,12 +271,15 @@ static void close_stages(pipeline *p)
     ew_sink_free(p->sink);
     ew_core_free(p->core);
     ew_state_close(p->state);
+    ew_suppressions_free(&p->suppressions);
 }
 
-int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop)
+int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
     pipeline p;
     memset(&p, 0, sizeof p);
+    p.reload = reload;
+    ew_suppressions_init(&p.suppressions);
     if (!open_stages(&p, cfg)) {
         close_stages(&p);
         return EW_EXIT_RUNTIME;
@@ -240,7 +290,7 @@ int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop)
     while (!*stop)
         step(&p);
     if (!p.paused && flush(&p, true) == EW_STATE_OK)
-        ew_core_score_closed(p.core);
+        score_closed(&p);
     ew_core_log_summary(p.core);
     close_stages(&p);
     return EW_EXIT_OK;

@@ -19,6 +19,7 @@
  * gzip or plain, "-" being stdin.
  */
 #include "edgewatch/replay.h"
+#include "edgewatch/suppress.h"
 #include "edgewatch/common.h"
 #include "edgewatch/core.h"
 #include "edgewatch/decode.h"
@@ -44,7 +45,7 @@
 static const char replay_usage[] =
     "usage: edgewatch replay -c FILE (--input FILE... | --from T --to T)\n"
     "                        [--in-memory | --namespace NS [--cleanup]] [--alerts-out FILE]\n"
-    "                        [--alerts-topic TOPIC]\n"
+    "                        [--alerts-topic TOPIC] [--suppressions FILE|valkey]\n"
     "                        [--set key=value]...\n"
     "\n"
     "Runs history through the same stages as `edgewatch run` and writes the alerts\n"
@@ -65,6 +66,9 @@ static const char replay_usage[] =
     "      --cleanup         with --namespace: delete the namespace's keys at the end\n"
     "      --alerts-out FILE write alert events as JSON lines to FILE (default: stdout)\n"
     "      --alerts-topic T  also produce them to Kafka topic T (never topics.alerts)\n"
+    "      --suppressions SRC silences and expected events to apply: a JSON-lines FILE\n"
+    "                        (as `edgewatch silence list --all` prints), or `valkey` for\n"
+    "                        the live ones; default none, so a replay depends on its input only\n"
     "      --set KEY=VALUE   override one setting, e.g. --set rules.request_spike.short_window=8h\n"
     "  -h, --help            this help\n"
     "\n"
@@ -72,7 +76,7 @@ static const char replay_usage[] =
     "then a summary. Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n";
 
 typedef struct {
-    const char *config, *ns, *alerts_out, *alerts_topic, *from, *to;
+    const char *config, *ns, *alerts_out, *alerts_topic, *from, *to, *suppressions;
     const char *inputs[MAX_INPUTS];
     size_t n_inputs;
     const char *sets[64];
@@ -120,6 +124,7 @@ static int take_option(replay_args *a, int c, const char *arg)
     case 'a': a->alerts_topic = arg; return 0;
     case 't': a->to = arg; return 0;
     case 'k': a->cleanup = true; return 0;
+    case 'S': a->suppressions = arg; return 0;
     case 's':
         if (a->n_sets == 64)
             return usage_error("more than 64 --set options", NULL);
@@ -146,7 +151,7 @@ static int parse_args(int argc, char **argv, replay_args *a)
         {"--config", 'c', true}, {"-c", 'c', true},          {"--namespace", 'n', true},
         {"--alerts-out", 'o', true}, {"--set", 's', true},   {"--in-memory", 'm', false},
         {"--cleanup", 'k', false},  {"--from", 'f', true},          {"--to", 't', true},
-        {"--alerts-topic", 'a', true},
+        {"--alerts-topic", 'a', true}, {"--suppressions", 'S', true},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -548,6 +553,19 @@ static bool finish(replay *r)
     return true;
 }
 
+/* "request_spike firing=3 resolved=2 error_403_rate firing=1 resolved=1":
+ * request_spike always, the other rules when they fired. */
+static void format_alerts(const ew_core_counters *n, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int r = 0; r < EW_TRAFFIC_RULES && len < cap; r++)
+        if (r == EW_RULE_REQUEST_SPIKE || n->by_rule[r][0] || n->by_rule[r][1])
+            len += (size_t)snprintf(out + len, cap - len, "%s%s firing=%llu resolved=%llu", len ? " " : "",
+                                    ew_rule_name((ew_rule_id)r), (unsigned long long)n->by_rule[r][0],
+                                    (unsigned long long)n->by_rule[r][1]);
+}
+
 static void summary(const replay *r)
 {
     const ew_core_counters *n = ew_core_counters_of(r->core);
@@ -560,16 +578,16 @@ static void summary(const replay *r)
             len += (size_t)snprintf(reasons + len, sizeof reasons - len, " %s=%llu",
                                     ew_decode_error_name((ew_decode_error)i), (unsigned long long)n->decode_errors[i]);
         }
+    char alerts[1024];
+    format_alerts(n, alerts, sizeof alerts);
     ew_info("replay summary: %llu records (%llu outside the range), %llu decode errors%s%s, %llu late, "
-            "%llu windows scored, alerts request_spike firing=%llu resolved=%llu, %.1f s",
+            "%llu windows scored, alerts %s, %.1f s",
             (unsigned long long)n->records, (unsigned long long)n->outside_range, (unsigned long long)bad,
-            bad ? ":" : "", reasons,
-            (unsigned long long)n->late, (unsigned long long)n->windows_scored,
-            (unsigned long long)n->alerts_firing, (unsigned long long)n->alerts_resolved,
+            bad ? ":" : "", reasons, (unsigned long long)n->late, (unsigned long long)n->windows_scored, alerts,
             (double)(ew_mono_ms() - r->started_ms) / 1000.0);
 }
 
-static int run_replay(const replay_args *a, ew_config *cfg, volatile sig_atomic_t *stop)
+static int run_replay(const replay_args *a, ew_config *cfg, const ew_suppressions *supp, volatile sig_atomic_t *stop)
 {
     replay r = {.cfg = cfg, .stop = stop, .tty = isatty(STDERR_FILENO)};
     r.alerts.out = a->alerts_out && strcmp(a->alerts_out, "-") != 0 ? fopen(a->alerts_out, "w") : stdout;
@@ -593,6 +611,8 @@ static int run_replay(const replay_args *a, ew_config *cfg, volatile sig_atomic_
     ew_core_output out = {&r.alerts, alert_to_file, alerts_flushed};
     r.topic = a->from ? cfg->topic_cloudfront : TOPIC;
     r.core = ew_core_new(cfg, r.state, r.topic, out, true, err, sizeof err);
+    if (r.core)
+        ew_core_set_suppressions(r.core, supp);
     int rc = EW_EXIT_OK;
     if (!r.core) {
         fprintf(stderr, "edgewatch replay: %s\n", err);
@@ -633,6 +653,19 @@ static int run_replay(const replay_args *a, ew_config *cfg, volatile sig_atomic_
     return rc;
 }
 
+static int load_suppressions(const ew_config *cfg, const char *src, ew_suppressions *out)
+{
+    char err[512];
+    bool live = strcmp(src, "valkey") == 0;
+    if (live ? ew_suppressions_load_valkey(cfg, out, err, sizeof err)
+             : ew_suppressions_load_file(src, out, err, sizeof err)) {
+        ew_info("replay: %zu silences and expected events from %s", out->n, src);
+        return 0;
+    }
+    fprintf(stderr, "edgewatch replay: --suppressions %s: %s\n", src, err);
+    return live ? EW_EXIT_RUNTIME : EW_EXIT_USAGE;
+}
+
 /* Replays are judged by event time only: a partition must never go idle
  * by the wall clock and release windows early. */
 static void replay_settings(ew_config *cfg) { cfg->idle_timeout_ms = INT64_MAX / 4; }
@@ -645,16 +678,22 @@ int ew_cmd_replay(int argc, char **argv, volatile sig_atomic_t *stop)
     if (rc)
         return rc < 0 ? EW_EXIT_OK : rc;
     ew_config cfg = {0};
+    ew_suppressions supp;
+    ew_suppressions_init(&supp);
     rc = ew_config_load_cli(&cfg, "replay", a.config, a.sets, a.n_sets);
     char err[256];
+    /* Before the namespace: silences and events are live, shared keys. */
+    if (rc == 0 && a.suppressions)
+        rc = load_suppressions(&cfg, a.suppressions, &supp);
     if (rc == 0 && a.ns && !ew_config_set_namespace(&cfg, a.ns, err, sizeof err))
         rc = usage_error(err, NULL);
     if (rc == 0 && a.alerts_topic && strcmp(a.alerts_topic, cfg.topic_alerts) == 0)
         rc = usage_error("--alerts-topic must not be the live alert topic (topics.alerts):", a.alerts_topic);
     if (rc == 0) {
         replay_settings(&cfg);
-        rc = run_replay(&a, &cfg, stop);
+        rc = run_replay(&a, &cfg, &supp, stop);
     }
+    ew_suppressions_free(&supp);
     ew_config_free(&cfg);
     return rc;
 }

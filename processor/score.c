@@ -1,84 +1,430 @@
-/* score.c -- z-score against an EWMA baseline, and the incident lifecycle.
+/* score.c -- two baselines per rule, and the incident lifecycle.
  *
- * Why EWMA: it needs O(1) state per distribution (no 180-window history
- * read per score) and its span maps one-to-one onto the "short window"
- * teams tuned by hand (24 h, 8 h, 3 h).
+ * Why two baselines: teams who did this by hand found that a z-score
+ * against a short-term trend and a long-term (two-week) trend at once
+ * finds real anomalies; either alone fires on the daily ramp (short) or
+ * misses a slow afternoon outage (long). Why EWMAs: O(1) state per
+ * baseline, no history read per score, and a span that maps one-to-one
+ * onto the "short window" teams tuned (24 h, 8 h, 3 h). The long baseline
+ * is an EWMA per hour of day, because traffic follows the clock; request
+ * counts also get a day-of-week factor, because weekends are quieter.
+ * Everything here is pure: the core loads the state, calls these, and
+ * stores it back. docs/detection.md has the maths and the defaults' why.
  */
 #include "edgewatch/score.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-void ew_baseline_init(ew_baseline *b)
-{
-    memset(b, 0, sizeof *b);
-    b->last_ws = -1;
-}
+#define HOUR_MS (3600LL * 1000)
+#define DAY_MS (24 * HOUR_MS)
+/* A weekday factor outside this range is a broken baseline, not a season. */
+#define WEEKDAY_MIN 0.2
+#define WEEKDAY_MAX 5.0
 
-static double alpha_for(const ew_spike_rule *rule, int64_t window_ms)
-{
-    double span = (double)rule->short_window_ms / (double)window_ms;
-    return span <= 1 ? 1.0 : 2.0 / (span + 1.0);
-}
+typedef enum { UNIT_COUNT, UNIT_RATIO, UNIT_LATENCY, UNIT_ANY } rule_unit;
 
-/* The baseline as it stood before window ws was folded in. */
-static void baseline_before(const ew_baseline *b, int64_t ws, double *mean, double *var, int64_t *n)
+static rule_unit unit_of(ew_rule_id r)
 {
-    if (b->last_ws >= ws) {
-        *mean = b->prev_mean;
-        *var = b->prev_var;
-        *n = b->prev_n;
-    } else {
-        *mean = b->mean;
-        *var = b->var;
-        *n = b->n;
+    switch (r) {
+    case EW_RULE_REQUEST_SPIKE:
+    case EW_RULE_REQUEST_DROP:
+        return UNIT_COUNT;
+    case EW_RULE_ERROR_403_RATE:
+    case EW_RULE_ERROR_5XX_RATE:
+    case EW_RULE_CACHE_HIT_DROP:
+        return UNIT_RATIO;
+    case EW_RULE_ORIGIN_LATENCY:
+        return UNIT_LATENCY;
+    default:
+        return UNIT_ANY;
     }
 }
 
-ew_score ew_score_requests(const ew_spike_rule *rule, int64_t window_ms, const ew_baseline *b, int64_t ws, double x)
+/* +1: anomalies are increases; -1: decreases; 0: both (generic). */
+static int direction_of(ew_rule_id r)
 {
-    (void)window_ms;
-    double mean, var;
-    int64_t n;
-    baseline_before(b, ws, &mean, &var, &n);
-    ew_score s = {.observed = x, .expected = mean};
-    double sd = sqrt(fmax(var, fmax(mean, 1.0)));
-    s.z = (x - mean) / sd;
-    s.threshold = mean + rule->z_warning * sd;
-    s.scored = rule->enabled && n >= rule->warmup_windows && x >= (double)rule->min_requests;
-    s.breach = s.scored && s.z >= rule->z_warning;
-    s.severity = s.z >= rule->z_critical ? EW_SEV_CRITICAL : EW_SEV_WARNING;
-    return s;
+    if (r == EW_RULE_REQUEST_DROP || r == EW_RULE_CACHE_HIT_DROP)
+        return -1;
+    return r == EW_RULE_GENERIC ? 0 : 1;
 }
 
-void ew_baseline_update(ew_baseline *b, const ew_spike_rule *rule, int64_t window_ms, int64_t ws, const ew_score *s)
+/* ---- observations ---- */
+
+/* Linear interpolation inside the bucket that holds the rank: the
+ * histogram's buckets are wide (100-200 ms, 200-500 ms, ...), and the
+ * bucket bound alone would move in jumps no baseline can follow. */
+static double latency_quantile(const uint64_t *hist, double q, double *total_out)
 {
-    if (b->last_ws >= ws)
+    double total = 0;
+    for (int b = 0; b < EW_LAT_BUCKETS; b++)
+        total += (double)hist[b];
+    *total_out = total;
+    if (total <= 0)
+        return NAN;
+    double rank = q * total, seen = 0;
+    for (int b = 0; b < EW_LAT_BUCKETS - 1; b++) {
+        double in = (double)hist[b];
+        if (seen + in >= rank && in > 0) {
+            double lo = b ? ew_latency_bounds_ms[b - 1] : 0, hi = ew_latency_bounds_ms[b];
+            return lo + (hi - lo) * (rank - seen) / in;
+        }
+        seen += in;
+    }
+    return ew_latency_bounds_ms[EW_LAT_BUCKETS - 2];
+}
+
+static ew_observation ratio(double part, double whole, double volume)
+{
+    return (ew_observation){whole > 0 ? part / whole : 0, volume, part, whole > 0};
+}
+
+ew_observation ew_observe(ew_rule_id r, const uint64_t c[EW_COUNTERS])
+{
+    double req = (double)c[EW_C_REQ];
+    switch (r) {
+    case EW_RULE_REQUEST_SPIKE:
+    case EW_RULE_REQUEST_DROP:
+        return (ew_observation){req, req, req, true};
+    case EW_RULE_ERROR_403_RATE:
+        return ratio((double)c[EW_C_STATUS + EW_S403], req, req);
+    case EW_RULE_ERROR_5XX_RATE:
+        return ratio((double)c[EW_C_STATUS + EW_S5XX], req, req);
+    case EW_RULE_CACHE_HIT_DROP: {
+        double hit = (double)c[EW_C_RESULT + EW_RESULT_HIT], miss = (double)c[EW_C_RESULT + EW_RESULT_MISS];
+        ew_observation o = ratio(hit, hit + miss, req);
+        o.count = hit + miss;
+        return o;
+    }
+    case EW_RULE_ORIGIN_LATENCY: {
+        double n;
+        double p95 = latency_quantile(&c[EW_C_ORIGIN], 0.95, &n);
+        return (ew_observation){p95, req, n, n > 0};
+    }
+    default:
+        return (ew_observation){0, 0, 0, false};
+    }
+}
+
+/* ---- baselines ---- */
+
+static int64_t windows_per(int64_t span_ms, int64_t window_ms)
+{
+    int64_t n = span_ms / (window_ms > 0 ? window_ms : 1);
+    return n > 0 ? n : 1;
+}
+
+/* Early on the mean is the plain average of what was seen: starting an
+ * EWMA from its first value would let one odd window dominate for hours. */
+static double alpha_for(double span, uint32_t n)
+{
+    double a = span <= 1 ? 1.0 : 2.0 / (span + 1.0), cumulative = 1.0 / ((double)n + 1.0);
+    return cumulative > a ? cumulative : a;
+}
+
+static void ewma_add(ew_ewma *e, double x, double span)
+{
+    if (e->n == 0) {
+        e->mean = x;
+        e->var = 0;
+    } else {
+        double a = alpha_for(span, e->n), diff = x - e->mean, incr = a * diff;
+        e->mean += incr;
+        e->var = (1 - a) * (e->var + diff * incr);
+    }
+    if (e->n < UINT32_MAX)
+        e->n++;
+}
+
+/* The noise a baseline cannot see below: Poisson for counts, binomial for
+ * ratios, 10 % (at least 5 ms) for latency. Without it a steady, quiet
+ * series has a variance near 0 and any wobble is "infinitely" anomalous. */
+static double noise_floor(rule_unit u, double mu, double volume)
+{
+    switch (u) {
+    case UNIT_COUNT:
+        return sqrt(fmax(mu, 1.0));
+    case UNIT_RATIO: {
+        double p = fmin(fmax(mu, 0.0), 1.0);
+        return sqrt(fmax(p * (1 - p), 0.01) / fmax(volume, 1.0));
+    }
+    case UNIT_LATENCY:
+        return fmax(0.1 * mu, 5.0);
+    default:
+        return fmax(0.01 * fabs(mu), 1e-9);
+    }
+}
+
+typedef struct {
+    double mu, sd;
+    bool warm;
+} baseline_view;
+
+static double weekday_factor(const ew_rule_params *p, const ew_rule_state *st)
+{
+    if (unit_of(p->id) != UNIT_COUNT && p->id != EW_RULE_GENERIC)
+        return 1.0;
+    if ((int64_t)st->weekday.n < windows_per(DAY_MS, p->window_ms) / 2)
+        return 1.0;
+    return fmin(fmax(st->weekday.mean, WEEKDAY_MIN), WEEKDAY_MAX);
+}
+
+static baseline_view short_view(const ew_rule_params *p, const ew_rule_state *st, double volume, double mult)
+{
+    double mu = st->recent.mean * mult, floor = noise_floor(unit_of(p->id), mu, volume);
+    return (baseline_view){mu, sqrt(fmax(st->recent.var * mult * mult, floor * floor)),
+                           st->recent.n >= (uint32_t)(p->cfg->warmup_windows > 0 ? p->cfg->warmup_windows : 0)};
+}
+
+/* Warm once the hour has been seen for a whole day: 60 windows of 60 s. */
+static baseline_view long_view(const ew_rule_params *p, const ew_rule_state *st, double volume, double mult)
+{
+    int64_t need = windows_per(HOUR_MS, p->window_ms);
+    double f = weekday_factor(p, st) * mult, mu = st->hour.mean * f;
+    double floor = noise_floor(unit_of(p->id), mu, volume);
+    return (baseline_view){mu, sqrt(fmax(st->hour.var * f * f, floor * floor)),
+                           (int64_t)st->hour.n >= (need > 3 ? need : 3)};
+}
+
+/* ---- detection ---- */
+
+static bool change_is_enough(const ew_rule_params *p, double x, double expected)
+{
+    double mc = p->cfg->min_change;
+    switch (p->id) {
+    case EW_RULE_REQUEST_SPIKE:
+    case EW_RULE_ORIGIN_LATENCY:
+        return x >= expected * (1 + mc);
+    case EW_RULE_REQUEST_DROP:
+        return x <= expected * (1 - mc);
+    case EW_RULE_ERROR_403_RATE:
+    case EW_RULE_ERROR_5XX_RATE:
+        return x - expected >= mc;
+    case EW_RULE_CACHE_HIT_DROP:
+        return expected - x >= mc;
+    default:
+        return fabs(x - expected) >= mc * fabs(expected);
+    }
+}
+
+/* Whether the window carries enough traffic to be judged at all. The floor
+ * applies to a distribution's usual traffic for the count rules (a silent
+ * big distribution is an outage, a silent tiny one is nothing), and to the
+ * window's own traffic for the ratio and latency rules. */
+static bool enough_traffic(const ew_rule_params *p, ew_observation o, double expected)
+{
+    if (p->id == EW_RULE_GENERIC)
+        return true;
+    if (o.volume < (double)p->cfg->min_requests)
+        return false;
+    if (unit_of(p->id) == UNIT_COUNT)
+        return expected >= p->floor_per_window;
+    if (o.volume < p->floor_per_window)
+        return false;
+    /* A hit ratio or a p95 of a handful of requests is noise. */
+    bool sampled = p->id == EW_RULE_CACHE_HIT_DROP || p->id == EW_RULE_ORIGIN_LATENCY;
+    return !sampled || o.count >= (double)p->cfg->min_count;
+}
+
+/* The z in the rule's direction; generic takes the weaker side of both. */
+static double directed(int dir, double z) { return dir >= 0 ? z : -z; }
+
+static double threshold_of(const ew_rule_params *p, int dir, double expected, double sd)
+{
+    double zw = p->cfg->z_warning, mc = p->cfg->min_change;
+    switch (unit_of(p->id)) {
+    case UNIT_COUNT:
+    case UNIT_LATENCY:
+        return dir >= 0 ? fmax(expected + zw * sd, expected * (1 + mc)) : fmin(expected - zw * sd, expected * (1 - mc));
+    case UNIT_RATIO:
+        return dir >= 0 ? fmax(expected + zw * sd, expected + mc) : fmin(expected - zw * sd, expected - mc);
+    default:
+        return expected + zw * sd;
+    }
+}
+
+ew_detection ew_detect(const ew_rule_params *p, const ew_rule_state *st, ew_observation o)
+{
+    ew_detection d = {.observed = o.value, .expected = NAN, .threshold = NAN, .z_short = NAN, .z_long = NAN};
+    if (!o.valid || !p->cfg->enabled)
+        return d;
+    double mult = p->id == EW_RULE_REQUEST_SPIKE && p->expect_multiplier > 0 ? p->expect_multiplier : 1.0;
+    baseline_view s = short_view(p, st, o.volume, mult), l = long_view(p, st, o.volume, mult);
+    baseline_view best = l.warm ? l : s;
+    int dir = direction_of(p->id);
+    d.expected = best.mu;
+    d.z_short = (o.value - s.mu) / s.sd;
+    if (l.warm)
+        d.z_long = (o.value - l.mu) / l.sd;
+    if (dir == 0) /* generic: the sign of the short-term deviation decides */
+        dir = d.z_short >= 0 ? 1 : -1;
+    d.threshold = threshold_of(p, dir, best.mu, best.sd);
+    d.scored = s.warm && enough_traffic(p, o, best.mu);
+    if (!d.scored)
+        return d;
+    double zs = directed(dir, d.z_short), zl = l.warm ? directed(dir, d.z_long) : zs;
+    double zw = p->cfg->z_warning, zc = p->cfg->z_critical;
+    bool counted = unit_of(p->id) != UNIT_RATIO || p->id == EW_RULE_CACHE_HIT_DROP || o.count >= (double)p->cfg->min_count;
+    d.breach = zs >= zw && zl >= zw && counted && change_is_enough(p, o.value, best.mu);
+    d.severity = zs >= zc && zl >= zc ? EW_SEV_CRITICAL : EW_SEV_WARNING;
+    return d;
+}
+
+/* Folds x into e with x limited to mean ± zw·sd. A limited value moves the
+ * mean only: folding zw·sd into the variance at every anomalous window
+ * would inflate it ~1.8× per window (α = 0.05), and after a few windows
+ * the anomaly would stop looking like one. */
+static void ewma_add_limited(ew_ewma *e, double x, const baseline_view *v, double zw, double span)
+{
+    double lo = v->mu - zw * v->sd, hi = v->mu + zw * v->sd;
+    if (!v->warm || (x >= lo && x <= hi)) {
+        ewma_add(e, x, span);
         return;
-    b->prev_mean = b->mean;
-    b->prev_var = b->var;
-    b->prev_n = b->n;
-    b->last_ws = ws;
-    double x = s->breach ? s->threshold : s->observed;
-    if (b->n == 0) {
-        b->mean = x;
-        b->var = 0;
-    } else {
-        double a = alpha_for(rule, window_ms);
-        double diff = x - b->mean, incr = a * diff;
-        b->mean += incr;
-        b->var = (1 - a) * (b->var + diff * incr);
     }
-    b->n++;
+    double var = e->var;
+    ewma_add(e, fmin(fmax(x, lo), hi), span);
+    e->var = var;
 }
+
+void ew_learn(const ew_rule_params *p, ew_rule_state *st, ew_observation o, const ew_detection *d)
+{
+    if (!o.valid)
+        return;
+    double zw = p->cfg->z_warning, x = o.value;
+    baseline_view s = short_view(p, st, o.volume, 1.0), l = long_view(p, st, o.volume, 1.0);
+    ewma_add_limited(&st->recent, x, &s, zw, (double)windows_per(p->cfg->short_window_ms, p->window_ms));
+    /* The long baseline is what "normal for this hour" means: anomalies and
+     * open incidents stay out of it, so yesterday's attack cannot make
+     * today's look normal. */
+    if (d->breach || st->inc.open)
+        return;
+    double f = weekday_factor(p, st), days = (double)p->cfg->long_window_ms / (double)DAY_MS;
+    double per_hour = (double)windows_per(HOUR_MS, p->window_ms), per_day = (double)windows_per(DAY_MS, p->window_ms);
+    double level = st->hour.mean;
+    bool hour_warm = l.warm;
+    baseline_view unscaled = {l.mu / f, l.sd / f, hour_warm};
+    ewma_add_limited(&st->hour, x / f, &unscaled, zw, days * per_hour);
+    if ((unit_of(p->id) == UNIT_COUNT || p->id == EW_RULE_GENERIC) && hour_warm && level > 0)
+        ewma_add(&st->weekday, fmin(fmax(x / level, WEEKDAY_MIN), WEEKDAY_MAX), days / 7.0 * per_day);
+}
+
+/* ---- lifecycle ---- */
+
+static unsigned popcount32(uint32_t v)
+{
+    unsigned n = 0;
+    for (; v; v &= v - 1)
+        n++;
+    return n;
+}
+
+static ew_event_kind open_incident(const ew_rule_params *p, ew_incident *inc, const ew_detection *d, int64_t ws,
+                                   const char *entity)
+{
+    inc->open = true;
+    inc->start_ws = inc->last_emit_ws = ws;
+    inc->severity = d->severity;
+    inc->normal_run = 0;
+    inc->suppressed_by[0] = '\0';
+    ew_alert_id(ew_rule_name(p->id), entity, ws, inc->alert_id);
+    return EW_EVENT_FIRING;
+}
+
+ew_event_kind ew_lifecycle(const ew_rule_params *p, ew_incident *inc, const ew_detection *d, int64_t ws,
+                           const char *entity)
+{
+    /* A window without enough traffic says nothing: it neither opens nor
+     * resolves an incident, and does not count in the debounce. */
+    if (!d->scored)
+        return EW_EVENT_NONE;
+    const ew_rule_config *c = p->cfg;
+    uint32_t mask = c->fire_window >= 32 ? UINT32_MAX : (1u << c->fire_window) - 1;
+    inc->breaches = (inc->breaches << 1) | (d->breach ? 1u : 0u);
+    if (!inc->open)
+        return d->breach && popcount32(inc->breaches & mask) >= (unsigned)c->fire_after
+                   ? open_incident(p, inc, d, ws, entity)
+                   : EW_EVENT_NONE;
+    if (!d->breach) {
+        if (++inc->normal_run < (uint32_t)c->resolve_after)
+            return EW_EVENT_NONE;
+        inc->open = false;
+        inc->breaches = 0;
+        inc->last_emit_ws = ws;
+        return EW_EVENT_RESOLVED;
+    }
+    inc->normal_run = 0;
+    bool repeat = c->repeat_interval_ms > 0 && ws - inc->last_emit_ws >= c->repeat_interval_ms;
+    if (d->severity == inc->severity && !repeat)
+        return EW_EVENT_NONE;
+    inc->severity = d->severity;
+    inc->last_emit_ws = ws;
+    return EW_EVENT_UPDATE;
+}
+
+double ew_anomaly_score(const ew_rule_params *p, const ew_detection *d)
+{
+    if (!d->scored || isnan(d->z_short))
+        return 0;
+    int dir = direction_of(p->id);
+    if (dir == 0)
+        dir = d->z_short >= 0 ? 1 : -1;
+    double zs = directed(dir, d->z_short), zl = isnan(d->z_long) ? zs : directed(dir, d->z_long);
+    double z = fmin(zs, zl), zw = p->cfg->z_warning;
+    if (z <= 0)
+        return 0;
+    double score = z * z / (z * z + zw * zw);
+    /* Past z_warning but too small a change is not an anomaly either. */
+    return d->breach ? score : fmin(score, 0.49);
+}
+
+/* ---- state ---- */
 
 void ew_incident_init(ew_incident *inc)
 {
     memset(inc, 0, sizeof *inc);
     inc->start_ws = -1;
-    inc->resolved_ws = -1;
-    inc->last_ws = -1;
+    inc->last_emit_ws = -1;
+}
+
+void ew_detector_init(ew_detector_state *s)
+{
+    memset(s, 0, sizeof *s);
+    s->last_ws = -1;
+    for (int r = 0; r < EW_TRAFFIC_RULES; r++)
+        ew_incident_init(&s->rule[r].inc);
+}
+
+void ew_rule_history_init(ew_rule_history *h)
+{
+    memset(h, 0, sizeof *h);
+    ew_incident_init(&h->inc);
+}
+
+void ew_season_of(int64_t ws, int *hour, int *weekday)
+{
+    int64_t days = ws >= 0 ? ws / DAY_MS : (ws - DAY_MS + 1) / DAY_MS;
+    *hour = (int)((ws - days * DAY_MS) / HOUR_MS);
+    /* 1970-01-01 was a Thursday: day 0 is weekday 3 when Monday is 0. */
+    *weekday = (int)(((days % 7) + 7 + 3) % 7);
+}
+
+void ew_history_slice(const ew_rule_history *h, int64_t ws, ew_rule_state *out)
+{
+    int hour, weekday;
+    ew_season_of(ws, &hour, &weekday);
+    *out = (ew_rule_state){h->recent, h->hour[hour], h->weekday[weekday], h->inc};
+}
+
+void ew_history_store(ew_rule_history *h, int64_t ws, const ew_rule_state *in)
+{
+    int hour, weekday;
+    ew_season_of(ws, &hour, &weekday);
+    h->recent = in->recent;
+    h->hour[hour] = in->hour;
+    h->weekday[weekday] = in->weekday;
+    h->inc = in->inc;
 }
 
 void ew_alert_id(const char *rule, const char *entity, int64_t start_ws, char out[24])
@@ -89,28 +435,83 @@ void ew_alert_id(const char *rule, const char *entity, int64_t start_ws, char ou
     snprintf(out, 24, "ew-%016llx", (unsigned long long)h);
 }
 
-ew_event_kind ew_incident_step(ew_incident *inc, const ew_score *s, int64_t ws, const char *rule, const char *entity)
+/* ---- stored text ---- */
+
+void ew_detector_field_names(int64_t ws, char names[EW_DETECTOR_FIELDS][EW_DETECTOR_FIELD_LEN])
 {
-    if (ws <= inc->last_ws) {
-        if (inc->start_ws == ws)
-            return EW_EVENT_FIRING;
-        if (inc->resolved_ws == ws)
-            return EW_EVENT_RESOLVED;
-        return EW_EVENT_NONE;
+    int hour, weekday;
+    ew_season_of(ws, &hour, &weekday);
+    snprintf(names[0], EW_DETECTOR_FIELD_LEN, "last");
+    for (int r = 0; r < EW_TRAFFIC_RULES; r++) {
+        const char *rule = ew_rule_name((ew_rule_id)r);
+        snprintf(names[1 + 4 * r], EW_DETECTOR_FIELD_LEN, "%s:r", rule);
+        snprintf(names[2 + 4 * r], EW_DETECTOR_FIELD_LEN, "%s:h%02d", rule, hour);
+        snprintf(names[3 + 4 * r], EW_DETECTOR_FIELD_LEN, "%s:w%d", rule, weekday);
+        snprintf(names[4 + 4 * r], EW_DETECTOR_FIELD_LEN, "%s:i", rule);
     }
-    inc->last_ws = ws;
-    if (s->breach && !inc->open) {
-        inc->open = true;
-        inc->start_ws = ws;
-        inc->resolved_ws = -1;
-        inc->severity = s->severity;
-        ew_alert_id(rule, entity, ws, inc->alert_id);
-        return EW_EVENT_FIRING;
+}
+
+static ew_ewma *ewma_field(ew_detector_state *s, size_t field)
+{
+    ew_rule_state *r = &s->rule[(field - 1) / 4];
+    switch ((field - 1) % 4) {
+    case 0:
+        return &r->recent;
+    case 1:
+        return &r->hour;
+    case 2:
+        return &r->weekday;
+    default:
+        return NULL;
     }
-    if (!s->breach && inc->open && s->scored) {
-        inc->open = false;
-        inc->resolved_ws = ws;
-        return EW_EVENT_RESOLVED;
+}
+
+void ew_detector_format(const ew_detector_state *s, size_t field, char *out, size_t cap)
+{
+    if (field == 0) {
+        snprintf(out, cap, "%lld", (long long)s->last_ws);
+        return;
     }
-    return EW_EVENT_NONE;
+    ew_ewma *e = ewma_field((ew_detector_state *)s, field);
+    if (e) {
+        snprintf(out, cap, "%.17g %.17g %u", e->mean, e->var, e->n);
+        return;
+    }
+    const ew_incident *i = &s->rule[(field - 1) / 4].inc;
+    snprintf(out, cap, "%d %lld %lld %d %u %u %s %s", i->open ? 1 : 0, (long long)i->start_ws,
+             (long long)i->last_emit_ws, i->severity == EW_SEV_CRITICAL ? 1 : 0, i->breaches, i->normal_run,
+             i->alert_id[0] ? i->alert_id : "-", i->suppressed_by[0] ? i->suppressed_by : "-");
+}
+
+static bool parse_incident(const char *text, ew_incident *i)
+{
+    int open, sev;
+    long long start, last;
+    char id[24], sup[24];
+    if (sscanf(text, "%d %lld %lld %d %u %u %23s %23s", &open, &start, &last, &sev, &i->breaches, &i->normal_run, id,
+               sup) != 8)
+        return false;
+    i->open = open != 0;
+    i->start_ws = start;
+    i->last_emit_ws = last;
+    i->severity = sev ? EW_SEV_CRITICAL : EW_SEV_WARNING;
+    snprintf(i->alert_id, sizeof i->alert_id, "%s", strcmp(id, "-") ? id : "");
+    snprintf(i->suppressed_by, sizeof i->suppressed_by, "%s", strcmp(sup, "-") ? sup : "");
+    return true;
+}
+
+bool ew_detector_parse(ew_detector_state *s, size_t field, const char *text)
+{
+    if (!text || field >= EW_DETECTOR_FIELDS)
+        return text == NULL;
+    if (field == 0) {
+        char *end;
+        long long v = strtoll(text, &end, 10);
+        s->last_ws = v;
+        return end != text;
+    }
+    ew_ewma *e = ewma_field(s, field);
+    if (e)
+        return sscanf(text, "%lf %lf %u", &e->mean, &e->var, &e->n) == 3;
+    return parse_incident(text, &s->rule[(field - 1) / 4].inc);
 }

@@ -11,7 +11,9 @@
  *   win:<ws>, claim:<ws> done -> the global `windows` table (members, done)
  *   pending             -> the `pending` table
  *   off:/wm:<topic>     -> the topic's `parts` table
- *   base:/inc:request_spike:<entity> -> fields of the entity
+ *   det:<entity>        -> the entity's `history` (every hour and weekday
+ *                          bucket, where Valkey keeps one field each)
+ *   known               -> the entity's `last_traffic_ms`
  *
  * Window and hour starts are stored in seconds, computed exactly as
  * valkey.c computes the key names, so every rounding matches.
@@ -142,9 +144,9 @@ typedef struct {
 typedef struct {
     char *name;
     table windows, hours; /* of mem_row */
-    bool has_baseline, has_incident;
-    ew_baseline baseline;
-    ew_incident incident;
+    ew_rule_history *history; /* EW_TRAFFIC_RULES of them; NULL until first scored */
+    int64_t last_scored_ws;
+    int64_t last_traffic_ms;  /* newest scored window with requests; -1: not known */
 } mem_entity;
 
 /* A window as win:<ws> and claim:<ws> see it. */
@@ -233,6 +235,8 @@ static uint32_t intern_entity(memory_state *s, const char *name)
     mem_entity *e = &s->entities[s->n_entities];
     memset(e, 0, sizeof *e);
     e->name = xstrdup(name);
+    e->last_scored_ws = -1;
+    e->last_traffic_ms = -1;
     table_init(&e->windows, sizeof(mem_row));
     table_init(&e->hours, sizeof(mem_row));
     s->index[name_slot(s, name)] = (uint32_t)s->n_entities + 1;
@@ -562,60 +566,75 @@ static void fill_item(const memory_state *s, uint32_t entity, int64_t ws, ew_sco
     const mem_entity *e = &s->entities[entity];
     const mem_row *row = table_find(&e->windows, ws);
     snprintf(it->entity, sizeof it->entity, "%s", e->name);
-    it->requests = row ? row->counters[EW_C_REQ] : 0;
-    if (e->has_baseline)
-        it->baseline = e->baseline;
-    else
-        ew_baseline_init(&it->baseline);
-    if (e->has_incident)
-        it->incident = e->incident;
-    else
-        ew_incident_init(&it->incident);
+    if (row)
+        memcpy(it->counters, row->counters, sizeof it->counters);
+    ew_detector_init(&it->det);
+    if (!e->history)
+        return;
+    it->det.last_ws = e->last_scored_ws;
+    for (int r = 0; r < EW_TRAFFIC_RULES; r++)
+        ew_history_slice(&e->history[r], ws * 1000, &it->det.rule[r]);
+}
+
+/* The window's members, then every entity with traffic within retention
+ * that is not one (as SUNION of win:<ws> and the known range does). */
+static size_t window_entities(const memory_state *s, int64_t ws, uint32_t **out)
+{
+    const mem_window *w = table_find(&s->windows, ws);
+    size_t n = w ? w->n_members : 0;
+    uint8_t *seen = xrealloc(NULL, s->n_entities + 1);
+    memset(seen, 0, s->n_entities + 1);
+    *out = xrealloc(NULL, (s->n_entities + 1) * sizeof **out);
+    for (size_t i = 0; i < n; i++) {
+        (*out)[i] = w->members[i];
+        seen[w->members[i]] = 1;
+    }
+    int64_t since_ms = ws * 1000 - s->cfg->retention_ms;
+    for (size_t e = 0; e < s->n_entities; e++)
+        if (!seen[e] && s->entities[e].last_traffic_ms >= 0 && s->entities[e].last_traffic_ms >= since_ms)
+            (*out)[n++] = (uint32_t)e;
+    free(seen);
+    return n;
 }
 
 static ew_state_status mem_load_window(ew_state *state, int64_t window_start_ms, ew_score_item **items, size_t *n)
 {
     const memory_state *s = (const memory_state *)state;
     int64_t ws = window_start_ms / 1000;
-    const mem_window *w = table_find(&s->windows, ws);
-    *n = w ? w->n_members : 0;
+    uint32_t *entities;
+    *n = window_entities(s, ws, &entities);
     *items = xrealloc(NULL, (*n + 1) * sizeof **items);
     memset(*items, 0, (*n + 1) * sizeof **items);
     for (size_t i = 0; i < *n; i++)
-        fill_item(s, w->members[i], ws, &(*items)[i]);
+        fill_item(s, entities[i], ws, &(*items)[i]);
+    free(entities);
     /* SMEMBERS has no order; a replay's output must not depend on one. */
     qsort(*items, *n, sizeof **items, by_entity);
     return EW_STATE_OK;
 }
 
-/* What parse_incident reads back of what append_item_writes stores. */
-static ew_incident stored_incident(const ew_incident *in)
+static void store_item(memory_state *s, const ew_score_item *it, int64_t window_start_ms)
 {
-    ew_incident out;
-    ew_incident_init(&out);
-    snprintf(out.alert_id, sizeof out.alert_id, "%s", in->alert_id);
-    out.open = in->open;
-    out.start_ws = in->start_ws;
-    out.resolved_ws = in->resolved_ws;
-    out.last_ws = in->last_ws;
-    out.severity = in->severity == EW_SEV_CRITICAL ? EW_SEV_CRITICAL : EW_SEV_WARNING;
-    return out;
+    uint32_t at = intern_entity(s, it->entity); /* may move s->entities */
+    mem_entity *e = &s->entities[at];
+    if (!e->history) {
+        e->history = xrealloc(NULL, EW_TRAFFIC_RULES * sizeof *e->history);
+        for (int r = 0; r < EW_TRAFFIC_RULES; r++)
+            ew_rule_history_init(&e->history[r]);
+    }
+    e->last_scored_ws = it->det.last_ws;
+    for (int r = 0; r < EW_TRAFFIC_RULES; r++)
+        ew_history_store(&e->history[r], window_start_ms, &it->det.rule[r]);
+    if (it->counters[EW_C_REQ] > 0 && window_start_ms > e->last_traffic_ms)
+        e->last_traffic_ms = window_start_ms;
 }
 
 static ew_state_status mem_commit_window(ew_state *state, const ew_score_item *items, size_t n,
                                          int64_t window_start_ms)
 {
     memory_state *s = (memory_state *)state;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t at = intern_entity(s, items[i].entity); /* may move s->entities */
-        mem_entity *e = &s->entities[at];
-        e->baseline = items[i].baseline;
-        e->has_baseline = true;
-        if (items[i].incident.alert_id[0]) {
-            e->incident = stored_incident(&items[i].incident);
-            e->has_incident = true;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        store_item(s, &items[i], window_start_ms);
     int64_t ws = window_start_ms / 1000;
     get_window(s, ws)->done = true;
     table_remove(&s->pending, ws);
@@ -676,6 +695,7 @@ static void mem_close(ew_state *state)
     memory_state *s = (memory_state *)state;
     for (size_t i = 0; i < s->n_entities; i++) {
         free(s->entities[i].name);
+        free(s->entities[i].history);
         free_rows(&s->entities[i].windows);
         free_rows(&s->entities[i].hours);
     }

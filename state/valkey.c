@@ -365,57 +365,101 @@ static ew_state_status vk_claim_closed(ew_state *state, const char *topic, int64
     return EW_STATE_OK;
 }
 
-static double field_double(const redisReply *hash, const char *name, double fallback)
-{
-    for (size_t i = 0; hash && hash->type == REDIS_REPLY_ARRAY && i + 1 < hash->elements; i += 2)
-        if (strcmp(hash->element[i]->str, name) == 0)
-            return strtod(hash->element[i + 1]->str, NULL);
-    return fallback;
-}
+/* ---- scoring: load a window, commit its detector state ---- */
 
-static const char *field_string(const redisReply *hash, const char *name)
-{
-    for (size_t i = 0; hash && hash->type == REDIS_REPLY_ARRAY && i + 1 < hash->elements; i += 2)
-        if (strcmp(hash->element[i]->str, name) == 0)
-            return hash->element[i + 1]->str;
-    return NULL;
-}
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void parse_baseline(const redisReply *h, ew_baseline *b)
+/* The window's members and the known entities, sorted, each once: the
+ * union of SMEMBERS win:<ws> and the known range, in one round trip. */
+static ew_state_status window_entities(valkey_state *s, int64_t window_start_ms, char ***names, size_t *n)
 {
-    ew_baseline_init(b);
-    b->mean = field_double(h, "mean", 0);
-    b->var = field_double(h, "var", 0);
-    b->n = (int64_t)field_double(h, "n", 0);
-    b->last_ws = (int64_t)field_double(h, "last", -1);
-    b->prev_mean = field_double(h, "pmean", 0);
-    b->prev_var = field_double(h, "pvar", 0);
-    b->prev_n = (int64_t)field_double(h, "pn", 0);
-}
-
-static void parse_incident(const redisReply *h, ew_incident *inc)
-{
-    ew_incident_init(inc);
-    const char *id = field_string(h, "id");
-    if (!id)
-        return;
-    snprintf(inc->alert_id, sizeof inc->alert_id, "%s", id);
-    inc->open = field_double(h, "open", 0) != 0;
-    inc->start_ws = (int64_t)field_double(h, "start", -1);
-    inc->resolved_ws = (int64_t)field_double(h, "resolved", -1);
-    inc->last_ws = (int64_t)field_double(h, "last", -1);
-    inc->severity = field_double(h, "sev", 0) != 0 ? EW_SEV_CRITICAL : EW_SEV_WARNING;
-}
-
-static ew_state_status read_members(valkey_state *s, int64_t window_start_ms, redisReply **members)
-{
-    count_trip(s, 1);
-    *members = redisCommand(s->ctx, "SMEMBERS %swin:%lld", s->cfg->prefix, (long long)(window_start_ms / 1000));
-    if (!*members) {
+    const char *P = s->cfg->prefix;
+    redisAppendCommand(s->ctx, "SMEMBERS %swin:%lld", P, (long long)(window_start_ms / 1000));
+    redisAppendCommand(s->ctx, "ZRANGEBYSCORE %sknown %lld +inf", P,
+                       (long long)(window_start_ms - s->cfg->retention_ms));
+    count_trip(s, 2);
+    redisReply *r[2] = {NULL, NULL};
+    if (redisGetReply(s->ctx, (void **)&r[0]) != REDIS_OK || redisGetReply(s->ctx, (void **)&r[1]) != REDIS_OK) {
+        freeReplyObject(r[0]);
         drop_connection(s);
         return EW_STATE_DOWN;
     }
-    return (*members)->type == REDIS_REPLY_ARRAY ? EW_STATE_OK : EW_STATE_DOWN;
+    ew_state_status st = EW_STATE_OK;
+    size_t cap = 0, m = 0;
+    for (int k = 0; k < 2; k++)
+        if (r[k]->type == REDIS_REPLY_ARRAY)
+            cap += r[k]->elements;
+        else
+            st = EW_STATE_DOWN;
+    char **out = calloc(cap + 1, sizeof *out);
+    for (int k = 0; k < 2 && st == EW_STATE_OK; k++)
+        for (size_t i = 0; i < r[k]->elements; i++)
+            out[m++] = strdup(r[k]->element[i]->str);
+    qsort(out, m, sizeof *out, by_name);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (u && strcmp(out[u - 1], out[i]) == 0)
+            free(out[i]);
+        else
+            out[u++] = out[i];
+    }
+    freeReplyObject(r[0]);
+    freeReplyObject(r[1]);
+    *names = out;
+    *n = u;
+    return st;
+}
+
+static void append_item_reads(valkey_state *s, const char *entity, int64_t window_start_ms,
+                              char fields[EW_DETECTOR_FIELDS][EW_DETECTOR_FIELD_LEN])
+{
+    const char *P = s->cfg->prefix;
+    redisAppendCommand(s->ctx, "HGETALL %sagg:%s:%lld", P, entity, (long long)(window_start_ms / 1000));
+    char key[512];
+    snprintf(key, sizeof key, "%sdet:%s", P, entity);
+    const char *argv[2 + EW_DETECTOR_FIELDS];
+    argv[0] = "HMGET";
+    argv[1] = key;
+    for (size_t f = 0; f < EW_DETECTOR_FIELDS; f++)
+        argv[2 + f] = fields[f];
+    redisAppendCommandArgv(s->ctx, 2 + EW_DETECTOR_FIELDS, argv, NULL);
+}
+
+static void parse_item(const redisReply *agg, const redisReply *det, ew_score_item *it)
+{
+    for (size_t i = 0; agg->type == REDIS_REPLY_ARRAY && i + 1 < agg->elements; i += 2) {
+        int c = ew_counter_index(agg->element[i]->str);
+        if (c >= 0)
+            it->counters[c] = strtoull(agg->element[i + 1]->str, NULL, 10);
+    }
+    ew_detector_init(&it->det);
+    for (size_t f = 0; det->type == REDIS_REPLY_ARRAY && f < det->elements && f < EW_DETECTOR_FIELDS; f++) {
+        const redisReply *v = det->element[f];
+        if (v->type == REDIS_REPLY_STRING && !ew_detector_parse(&it->det, f, v->str))
+            ew_warn("valkey: det:%s field %zu unreadable (\"%s\"); starting that part afresh", it->entity, f, v->str);
+    }
+}
+
+static ew_state_status read_items(valkey_state *s, int64_t window_start_ms, char **names, ew_score_item *out, size_t n)
+{
+    char fields[EW_DETECTOR_FIELDS][EW_DETECTOR_FIELD_LEN];
+    ew_detector_field_names(window_start_ms, fields);
+    for (size_t i = 0; i < n; i++)
+        append_item_reads(s, names[i], window_start_ms, fields);
+    count_trip(s, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        redisReply *agg = NULL, *det = NULL;
+        if (redisGetReply(s->ctx, (void **)&agg) != REDIS_OK || redisGetReply(s->ctx, (void **)&det) != REDIS_OK) {
+            freeReplyObject(agg);
+            drop_connection(s);
+            return EW_STATE_DOWN;
+        }
+        snprintf(out[i].entity, sizeof out[i].entity, "%s", names[i]);
+        parse_item(agg, det, &out[i]);
+        freeReplyObject(agg);
+        freeReplyObject(det);
+    }
+    return EW_STATE_OK;
 }
 
 static ew_state_status vk_load_window(ew_state *state, int64_t window_start_ms, ew_score_item **items, size_t *n)
@@ -425,67 +469,44 @@ static ew_state_status vk_load_window(ew_state *state, int64_t window_start_ms, 
     *n = 0;
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
-    redisReply *members;
-    if (read_members(s, window_start_ms, &members) != EW_STATE_OK) {
-        freeReplyObject(members);
-        return EW_STATE_DOWN;
-    }
-    const char *P = s->cfg->prefix;
-    long long ws = (long long)(window_start_ms / 1000);
-    for (size_t i = 0; i < members->elements; i++) {
-        const char *e = members->element[i]->str;
-        redisAppendCommand(s->ctx, "HGET %sagg:%s:%lld req", P, e, ws);
-        redisAppendCommand(s->ctx, "HGETALL %sbase:request_spike:%s", P, e);
-        redisAppendCommand(s->ctx, "HGETALL %sinc:request_spike:%s", P, e);
-    }
-    count_trip(s, 3 * members->elements);
-    ew_score_item *out = calloc(members->elements + 1, sizeof *out);
-    ew_state_status st = EW_STATE_OK;
-    for (size_t i = 0; i < members->elements; i++) {
-        redisReply *req = NULL, *base = NULL, *inc = NULL;
-        if (redisGetReply(s->ctx, (void **)&req) != REDIS_OK || redisGetReply(s->ctx, (void **)&base) != REDIS_OK ||
-            redisGetReply(s->ctx, (void **)&inc) != REDIS_OK) {
-            freeReplyObject(req);
-            freeReplyObject(base);
-            drop_connection(s);
-            st = EW_STATE_DOWN;
-            break;
-        }
-        snprintf(out[i].entity, sizeof out[i].entity, "%s", members->element[i]->str);
-        out[i].requests = (uint64_t)reply_i64(req, 0);
-        parse_baseline(base, &out[i].baseline);
-        parse_incident(inc, &out[i].incident);
-        freeReplyObject(req);
-        freeReplyObject(base);
-        freeReplyObject(inc);
-    }
-    if (st == EW_STATE_OK) {
-        *items = out;
-        *n = members->elements;
-    } else {
+    char **names = NULL;
+    size_t count = 0;
+    ew_state_status st = window_entities(s, window_start_ms, &names, &count);
+    ew_score_item *out = calloc(count + 1, sizeof *out);
+    if (st == EW_STATE_OK)
+        st = read_items(s, window_start_ms, names, out, count);
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    if (st != EW_STATE_OK) {
         free(out);
+        return st;
     }
-    freeReplyObject(members);
-    return st;
+    *items = out;
+    *n = count;
+    return EW_STATE_OK;
 }
 
-static size_t append_item_writes(valkey_state *s, const ew_score_item *it)
+static size_t append_item_writes(valkey_state *s, const ew_score_item *it, int64_t window_start_ms,
+                                 char fields[EW_DETECTOR_FIELDS][EW_DETECTOR_FIELD_LEN])
 {
     const char *P = s->cfg->prefix;
-    const ew_baseline *b = &it->baseline;
-    long long ttl = (long long)(s->cfg->retention_ms / 1000);
-    redisAppendCommand(s->ctx, "HSET %sbase:request_spike:%s mean %.17g var %.17g n %lld last %lld pmean %.17g pvar %.17g pn %lld",
-                       P, it->entity, b->mean, b->var, (long long)b->n, (long long)b->last_ws, b->prev_mean,
-                       b->prev_var, (long long)b->prev_n);
-    redisAppendCommand(s->ctx, "EXPIRE %sbase:request_spike:%s %lld", P, it->entity, ttl);
-    if (!it->incident.alert_id[0])
+    char key[512], values[EW_DETECTOR_FIELDS][160];
+    snprintf(key, sizeof key, "%sdet:%s", P, it->entity);
+    const char *argv[2 + 2 * EW_DETECTOR_FIELDS];
+    argv[0] = "HSET";
+    argv[1] = key;
+    for (size_t f = 0; f < EW_DETECTOR_FIELDS; f++) {
+        ew_detector_format(&it->det, f, values[f], sizeof values[f]);
+        argv[2 + 2 * f] = fields[f];
+        argv[3 + 2 * f] = values[f];
+    }
+    redisAppendCommandArgv(s->ctx, 2 + 2 * EW_DETECTOR_FIELDS, argv, NULL);
+    redisAppendCommand(s->ctx, "PEXPIRE %s %lld", key, (long long)s->cfg->retention_ms);
+    if (it->counters[EW_C_REQ] == 0)
         return 2;
-    const ew_incident *inc = &it->incident;
-    redisAppendCommand(s->ctx, "HSET %sinc:request_spike:%s id %s open %d start %lld resolved %lld last %lld sev %d", P,
-                       it->entity, inc->alert_id, inc->open ? 1 : 0, (long long)inc->start_ws,
-                       (long long)inc->resolved_ws, (long long)inc->last_ws, inc->severity == EW_SEV_CRITICAL);
-    redisAppendCommand(s->ctx, "EXPIRE %sinc:request_spike:%s %lld", P, it->entity, ttl);
-    return 4;
+    redisAppendCommand(s->ctx, "ZADD %sknown GT %lld %s", P, (long long)window_start_ms, it->entity);
+    return 3;
 }
 
 static ew_state_status drain_replies(valkey_state *s, size_t n)
@@ -513,17 +534,24 @@ static ew_state_status vk_commit_window(ew_state *state, const ew_score_item *it
     valkey_state *s = (valkey_state *)state;
     if (!ensure_connected(s))
         return EW_STATE_DOWN;
-    size_t pending = 0;
-    for (size_t i = 0; i < n; i++)
-        pending += append_item_writes(s, &items[i]);
-    /* After the baselines in the same pipeline: the server runs commands in
-     * order, so "done" is never stored without the state it stands for. */
+    char fields[EW_DETECTOR_FIELDS][EW_DETECTOR_FIELD_LEN];
+    ew_detector_field_names(window_start_ms, fields);
+    /* MULTI/EXEC: a member that dies half way leaves either the window's
+     * whole result or none of it, and "done" never without the state it
+     * stands for; a re-score then starts from the same state. */
     const char *P = s->cfg->prefix;
-    long long ws = (long long)(window_start_ms / 1000);
+    redisAppendCommand(s->ctx, "MULTI");
+    size_t pending = 1;
+    for (size_t i = 0; i < n; i++)
+        pending += append_item_writes(s, &items[i], window_start_ms, fields);
+    long long retention = (long long)s->cfg->retention_ms, ws = (long long)(window_start_ms / 1000);
+    redisAppendCommand(s->ctx, "ZREMRANGEBYSCORE %sknown -inf (%lld", P, (long long)window_start_ms - retention);
+    redisAppendCommand(s->ctx, "PEXPIRE %sknown %lld", P, retention);
     redisAppendCommand(s->ctx, "SET %sclaim:%lld done EX %lld", P, ws,
                        (long long)(ew_config_window_ttl_ms(s->cfg) / 1000));
     redisAppendCommand(s->ctx, "ZREM %spending %lld", P, ws);
-    return drain_replies(s, pending + 2);
+    redisAppendCommand(s->ctx, "EXEC");
+    return drain_replies(s, pending + 5);
 }
 
 static ew_state_status vk_register_partitions(ew_state *state, const char *topic, const int32_t *partitions, size_t n)

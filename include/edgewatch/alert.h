@@ -11,6 +11,13 @@
 #include "edgewatch/common.h"
 #include "edgewatch/score.h"
 
+/* One top contributor of the anomalous window; share of its requests. */
+typedef struct {
+    const char *dimension; /* client_ip, asn, country, uri, edge_location */
+    char value[256];
+    double share;
+} ew_contributor;
+
 typedef struct {
     const char *alert_id;
     ew_event_kind kind;
@@ -22,15 +29,19 @@ typedef struct {
     int64_t window_start_ms, window_end_ms;
     double observed, expected, threshold;
     double z_short, z_long;              /* NAN when the rule does not use it */
+    const ew_contributor *top;           /* n_top of them, heaviest first per dimension */
+    size_t n_top;
+    const char *suppressed_by;           /* silence or expected event id; NULL if none */
     int64_t emitted_at_ms;
     bool replay;
 } ew_alert;
 
-/* event_id = alert_id + status + window, hashed: "<alert_id>-f-<ws>" style. */
+/* event_id = alert_id + status + window: "<alert_id>-f-<ws>" for firing
+ * events and their updates, "<alert_id>-r-<ws>" for resolved. */
 void ew_event_id(const ew_alert *a, char *out, size_t cap);
 /* The JSON text of the event; caller frees. */
 char *ew_alert_json(const ew_alert *a);
-/* One sentence, e.g. "E2… (checkout-web) requests 2410/min vs 301 expected". */
+/* One sentence, e.g. "E2… (checkout-web) 403 rate 38% vs 0.4% expected". */
 void ew_alert_summary(const ew_alert *a, char *out, size_t cap);
 
 #endif

@@ -23,14 +23,41 @@ typedef struct {
     char *value;
 } ew_kv;
 
+/* The detection rules (docs/detection.md). The traffic rules score every
+ * distribution's closed windows; generic is the same two-baseline detector
+ * for any metric, used by `edgewatch score`. */
+typedef enum {
+    EW_RULE_REQUEST_SPIKE,
+    EW_RULE_REQUEST_DROP,
+    EW_RULE_ERROR_403_RATE,
+    EW_RULE_ERROR_5XX_RATE,
+    EW_RULE_CACHE_HIT_DROP,
+    EW_RULE_ORIGIN_LATENCY,
+    EW_TRAFFIC_RULES,
+    EW_RULE_GENERIC = EW_TRAFFIC_RULES,
+    EW_RULES
+} ew_rule_id;
+
+/* "request_spike", ...; NULL past the end. */
+const char *ew_rule_name(ew_rule_id r);
+/* false when name is no rule. */
+bool ew_rule_parse(const char *name, ew_rule_id *out);
+
 typedef struct {
     bool enabled;
     int64_t short_window_ms;  /* EWMA span of the short-term baseline */
+    int64_t long_window_ms;   /* memory of the seasonal long-term baseline */
     double z_warning;         /* z at or above which a window breaches */
     double z_critical;        /* z at or above which the alert is critical */
     int warmup_windows;       /* windows a baseline needs before it may alert */
-    uint64_t min_requests;    /* traffic floor: windows below it are not scored */
-} ew_spike_rule;
+    uint64_t min_requests;    /* windows with fewer requests are not scored */
+    double min_change;        /* smallest change that counts, in the rule's unit (docs/detection.md) */
+    uint64_t min_count;       /* rate rules: fewest matching requests (403s, 5xxs, hits+misses, origin fetches) */
+    int fire_after;           /* debounce: fire after this many breaching windows ... */
+    int fire_window;          /* ... among the last fire_window scored windows */
+    int resolve_after;        /* hysteresis: resolve after this many normal windows in a row */
+    int64_t repeat_interval_ms; /* re-send a firing incident this often (0: only on severity change) */
+} ew_rule_config;
 
 typedef struct {
     /* Kafka: every key of the "kafka" object passes to librdkafka unchanged. */
@@ -65,7 +92,8 @@ typedef struct {
     int64_t retention_ms;        /* hourly rollups, baselines, offsets */
     int64_t window_retention_ms; /* per-window keys; 0 = derived (ew_config_window_ttl_ms) */
 
-    ew_spike_rule request_spike;
+    ew_rule_config rules[EW_RULES];
+    double traffic_floor_per_min; /* distributions whose usual traffic is below it are not scored */
 
     char *metadata_path;      /* NULL: no metadata, entities keyed by domain */
     char *notify_group;
@@ -99,6 +127,10 @@ bool ew_config_set_namespace(ew_config *cfg, const char *ns, char *err, size_t e
  * span that still reads single windows (the short baseline), at least 1 day,
  * at most state.retention. */
 int64_t ew_config_window_ttl_ms(const ew_config *cfg);
+/* out = base's rules with "rule.key" = value overrides applied (metadata
+ * per project and distribution). false with err naming the first bad one. */
+bool ew_config_override_rules(const ew_config *base, const ew_kv *overrides, size_t n, ew_rule_config out[EW_RULES],
+                              char *err, size_t errcap);
 
 /* Builds a librdkafka configuration from the "kafka" passthrough. extra is a
  * NULL-terminated key,value,... list applied afterwards (may be NULL). */

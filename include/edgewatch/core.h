@@ -16,6 +16,7 @@
 #include "edgewatch/config.h"
 #include "edgewatch/decode.h"
 #include "edgewatch/state.h"
+#include "edgewatch/suppress.h"
 
 typedef struct {
     uint64_t records, decode_errors[EW_DECODE_REASONS], late, unmapped;
@@ -23,6 +24,7 @@ typedef struct {
     uint64_t alerts_firing, alerts_resolved;
     int64_t newest_event_ms; /* newest event time folded, 0 before any */
     uint64_t outside_range;  /* records skipped by ew_core_set_range */
+    uint64_t by_rule[EW_RULES][2]; /* incidents fired [0] and resolved [1] per rule */
 } ew_core_counters;
 
 /* Where alert events go. durable() returns once every alert handed over so
@@ -81,6 +83,11 @@ void ew_core_end_of_input(ew_core *c);
 void ew_core_set_range(ew_core *c, int64_t from_ms, int64_t to_ms);
 
 const ew_core_counters *ew_core_counters_of(const ew_core *c);
+/* Reloads the metadata file (SIGHUP); on failure keeps the old one. */
+bool ew_core_reload_metadata(ew_core *c, char *err, size_t errcap);
+/* Silences and expected events to apply when scoring; NULL for none. The
+ * caller owns them and may swap them between calls. */
+void ew_core_set_suppressions(ew_core *c, const ew_suppressions *s);
 /* The shutdown lines: counts by encoding, dead letters by reason, totals. */
 void ew_core_log_summary(const ew_core *c);
 

@@ -8,18 +8,29 @@
  * File format:
  *   {"distributions": [{"id": "E2…", "domain": "d111….cloudfront.net",
  *     "aliases": ["www.example.com"], "project": "checkout-web",
- *     "owner": "team-checkout", "route": "slack:#checkout-oncall"}]}
+ *     "owner": "team-checkout", "route": "slack:#checkout-oncall",
+ *     "floor": 50, "excluded": false,
+ *     "rules": {"request_spike": {"z_warning": 6}}}],
+ *   "projects": {"checkout-web": {"floor": 20, "rules": {...}}}}
+ * A distribution inherits its project's floor, excluded flag and rule
+ * overrides, and its own win (docs/configuration.md, "Metadata").
  */
 #ifndef EDGEWATCH_METADATA_H
 #define EDGEWATCH_METADATA_H
 
 #include "edgewatch/common.h"
+#include "edgewatch/config.h"
 
 typedef struct {
     char *id;
     char *project;
     char *owner;
     char *route;
+    bool excluded;          /* legacy, internal, experiment: never scored */
+    double floor_per_min;   /* traffic floor override; NAN = the global one */
+    ew_kv *overrides;       /* "rule.key" = value, the project's first */
+    size_t n_overrides;
+    ew_rule_config *rules;  /* resolved by ew_metadata_resolve_rules; NULL = the global rules */
 } ew_distribution;
 
 typedef struct ew_metadata ew_metadata;
@@ -27,6 +38,9 @@ typedef struct ew_metadata ew_metadata;
 /* path NULL gives an empty table. Returns NULL with err set on failure. */
 ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap);
 void ew_metadata_free(ew_metadata *m);
+/* Applies each distribution's rule overrides to cfg's rules. false with err
+ * naming the distribution and setting on the first bad override. */
+bool ew_metadata_resolve_rules(ew_metadata *m, const ew_config *cfg, char *err, size_t errcap);
 /* By any name of a distribution: its id, domain or an alias. */
 const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain);
 const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id);

@@ -8,7 +8,8 @@
 
 #include <signal.h>
 
-/* Runs until *stop becomes non-zero; returns an exit code. */
-int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop);
+/* Runs until *stop becomes non-zero; returns an exit code. When *reload
+ * becomes non-zero (SIGHUP) it reloads the metadata file and clears it. */
+int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 
 #endif

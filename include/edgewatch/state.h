@@ -21,11 +21,12 @@ typedef struct {
     int64_t watermark_ms; /* partition watermark after the batch */
 } ew_flush_partition;
 
+/* One entity of a window to score: the window's stored counters (all 0
+ * for a known entity that sent nothing) and its detector state slice. */
 typedef struct {
     char entity[256];
-    uint64_t requests;
-    ew_baseline baseline;
-    ew_incident incident;
+    uint64_t counters[EW_COUNTERS];
+    ew_detector_state det;
 } ew_score_item;
 
 typedef struct ew_state ew_state;
@@ -68,11 +69,14 @@ ew_state_status ew_state_register_partitions(ew_state *s, const char *topic, con
 /* Claims up to cap closed windows (start, ms) for this member to score. */
 ew_state_status ew_state_claim_closed(ew_state *s, const char *topic, int64_t *window_starts, size_t cap,
                                       size_t *n_claimed, int64_t *low_watermark_ms);
-/* Entities of a window with their request totals, baselines and incidents
- * (rule request_spike). *items is allocated; caller frees. */
+/* Entities of a window with its counters and their detector state: those
+ * with records in it, and every entity known to have had traffic within
+ * state.retention (so a distribution that fell silent is scored at 0).
+ * *items is allocated, sorted by entity; caller frees. */
 ew_state_status ew_state_load_window(ew_state *s, int64_t window_start_ms, ew_score_item **items, size_t *n);
-/* Saves the scored items' baselines and incidents, then marks the window
- * scored for good and drops it from the pending set: one round trip. */
+/* Saves the scored items' detector state (det.last_ws = the window), then
+ * marks the window scored for good and drops it from the pending set, all
+ * in one atomic step and one round trip. */
 ew_state_status ew_state_commit_window(ew_state *s, const ew_score_item *items, size_t n, int64_t window_start_ms);
 
 /* One stored window (or hour) of an entity as read back; top lists are the

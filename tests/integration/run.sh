@@ -11,6 +11,7 @@ source tests/integration/test_lua.sh
 source tests/integration/test_state.sh
 source tests/integration/test_state_show.sh
 source tests/integration/test_replay.sh
+source tests/integration/test_score.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
 passed=0
@@ -138,6 +139,15 @@ test_end_to_end() {
     else
         fail "DLQ check:"; sed 's/^/    /' "$d/dlq.check"
     fi
+    # SIGHUP reloads the metadata; a broken file keeps the previous one.
+    cp "$d/meta.json" "$d/meta.good"
+    echo '{"distributions": [' > "$d/meta.json"
+    kill -HUP $run_pid
+    expect "SIGHUP with a broken metadata file keeps the old one, saying why" \
+        wait_for 10 grep -q "metadata reload failed, keeping the previous one: .*meta.json" "$d/run2.err"
+    cp "$d/meta.good" "$d/meta.json"
+    kill -HUP $run_pid
+    expect "SIGHUP reloads the metadata file" wait_for 10 grep -q "metadata reloaded from .*meta.json" "$d/run2.err"
     kill -TERM $run_pid
     wait $run_pid
     expect "processor exits 0 on SIGTERM" test $? -eq 0
@@ -155,6 +165,7 @@ test_state_show
 test_flush_script
 test_replay
 test_replay_topic
+test_score
 state_timed test_state_crash
 state_timed test_state_rebalance
 state_timed test_state_outage

@@ -227,6 +227,67 @@ static void test_strings_are_escaped(void **state)
     json_decref(o);
 }
 
+
+static void test_contributors_and_suppression(void **state)
+{
+    (void)state;
+    ew_contributor top[2] = {{"client_ip", "203.0.113.7", 0.625}, {"uri", "/login", 0.5}};
+    ew_alert a = firing_alert();
+    a.top = top;
+    a.n_top = 2;
+    a.suppressed_by = "evt-0123456789ab";
+    json_t *o = parse(&a);
+    json_t *list = json_object_get(o, "top_contributors");
+    assert_int_equal(json_array_size(list), 2);
+    json_t *first = json_array_get(list, 0);
+    assert_string_equal(str(first, "dimension"), "client_ip");
+    assert_string_equal(str(first, "value"), "203.0.113.7");
+    assert_true(json_real_value(json_object_get(first, "share")) == 0.625);
+    assert_string_equal(str(json_array_get(list, 1), "value"), "/login");
+    assert_string_equal(str(o, "suppressed_by"), "evt-0123456789ab");
+    json_decref(o);
+}
+
+/* Each rule's summary states its number in its unit. */
+static void test_summary_per_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *rule;
+        double observed, expected;
+        const char *want;
+    } cases[] = {
+        {"error_403_rate", 0.38, 0.004, "403 rate 38.0% vs 0.4% expected"},
+        {"cache_hit_drop", 0.15, 0.85, "cache hit ratio 15.0% vs 85.0% expected"},
+        {"origin_latency", 2400, 310.4, "p95 origin latency 2400 ms vs 310 ms expected"},
+        {"request_drop", 0, 412.6, "requests per window 0 vs 412.6 expected"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ew_alert a = firing_alert();
+        a.rule = cases[i].rule;
+        a.observed = cases[i].observed;
+        a.expected = cases[i].expected;
+        char text[512];
+        ew_alert_summary(&a, text, sizeof text);
+        if (!strstr(text, cases[i].want) || !strstr(text, "E2QWRUHAPOMQZL (checkout-web)"))
+            fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].rule, text, cases[i].want);
+    }
+}
+
+/* An update of a firing incident is a firing event of its own window. */
+static void test_update_is_a_firing_event(void **state)
+{
+    (void)state;
+    ew_alert a = firing_alert();
+    a.kind = EW_EVENT_UPDATE;
+    json_t *o = parse(&a);
+    assert_string_equal(str(o, "status"), "firing");
+    char want[64];
+    snprintf(want, sizeof want, "%s-f-%lld", a.alert_id, (long long)WS);
+    assert_string_equal(str(o, "event_id"), want);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +296,9 @@ int main(void)
         cmocka_unit_test(test_event_ids),
         cmocka_unit_test(test_json_is_deterministic),
         cmocka_unit_test(test_strings_are_escaped),
+        cmocka_unit_test(test_contributors_and_suppression),
+        cmocka_unit_test(test_summary_per_rule),
+        cmocka_unit_test(test_update_is_a_firing_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

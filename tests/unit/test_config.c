@@ -97,12 +97,12 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.topic_billing, "billing-events");
     assert_string_equal(cfg.topic_alerts, "edgewatch-alerts");
     assert_string_equal(cfg.topic_dlq, "edgewatch-dlq");
-    assert_true(cfg.request_spike.enabled);
-    assert_int_equal(cfg.request_spike.short_window_ms, 3LL * 3600 * 1000);
-    assert_true(cfg.request_spike.z_warning == 4.0);
-    assert_true(cfg.request_spike.z_critical == 8.0);
-    assert_int_equal(cfg.request_spike.warmup_windows, 10);
-    assert_int_equal(cfg.request_spike.min_requests, 0);
+    assert_true(cfg.rules[EW_RULE_REQUEST_SPIKE].enabled);
+    assert_int_equal(cfg.rules[EW_RULE_REQUEST_SPIKE].short_window_ms, 3LL * 3600 * 1000);
+    assert_true(cfg.rules[EW_RULE_REQUEST_SPIKE].z_warning == 4.0);
+    assert_true(cfg.rules[EW_RULE_REQUEST_SPIKE].z_critical == 8.0);
+    assert_int_equal(cfg.rules[EW_RULE_REQUEST_SPIKE].warmup_windows, 10);
+    assert_int_equal(cfg.rules[EW_RULE_REQUEST_SPIKE].min_requests, 0);
     assert_null(cfg.metadata_path);
     assert_string_equal(cfg.notify_group, "edgewatch-notify");
     ew_config_errors errs = {.n = 0};
@@ -174,12 +174,12 @@ static void test_load_nested_file(void **state)
     assert_int_equal(cfg.flush_interval_ms, 250);
     assert_int_equal(cfg.flush_max_pairs, 500);
     assert_int_equal(cfg.retention_ms, 7LL * 86400 * 1000);
-    assert_false(cfg.request_spike.enabled);
-    assert_int_equal(cfg.request_spike.short_window_ms, 8LL * 3600 * 1000);
-    assert_true(cfg.request_spike.z_warning == 5.0);
-    assert_true(cfg.request_spike.z_critical == 9.5);
-    assert_int_equal(cfg.request_spike.warmup_windows, 3);
-    assert_int_equal(cfg.request_spike.min_requests, 20);
+    assert_false(cfg.rules[EW_RULE_REQUEST_SPIKE].enabled);
+    assert_int_equal(cfg.rules[EW_RULE_REQUEST_SPIKE].short_window_ms, 8LL * 3600 * 1000);
+    assert_true(cfg.rules[EW_RULE_REQUEST_SPIKE].z_warning == 5.0);
+    assert_true(cfg.rules[EW_RULE_REQUEST_SPIKE].z_critical == 9.5);
+    assert_int_equal(cfg.rules[EW_RULE_REQUEST_SPIKE].warmup_windows, 3);
+    assert_int_equal(cfg.rules[EW_RULE_REQUEST_SPIKE].min_requests, 20);
     assert_string_equal(cfg.metadata_path, "/etc/edgewatch/metadata.json");
     assert_string_equal(cfg.notify_group, "notify-2");
     assert_int_equal(ew_config_validate(&cfg, &errs), 0);
@@ -217,7 +217,7 @@ static void test_unknown_key_is_an_error(void **state)
     assert_int_equal(load_text("{\"rules\": {\"request_spike\": {\"z_warnign\": 3}}, \"topik\": \"x\"}", &cfg, &errs), 2);
     assert_true(any_error_contains(&errs, "\"rules.request_spike.z_warnign\""));
     assert_true(any_error_contains(&errs, "\"topik\""));
-    assert_true(cfg.request_spike.z_warning == 4.0);
+    assert_true(cfg.rules[EW_RULE_REQUEST_SPIKE].z_warning == 4.0);
     ew_config_free(&cfg);
 }
 
@@ -317,13 +317,13 @@ static void test_config_set(void **state)
     ew_config_defaults(&cfg);
     ew_config_errors errs = {.n = 0};
     assert_true(ew_config_set(&cfg, "rules.request_spike.z_warning=5", &errs));
-    assert_true(cfg.request_spike.z_warning == 5.0);
+    assert_true(cfg.rules[EW_RULE_REQUEST_SPIKE].z_warning == 5.0);
     assert_true(ew_config_set(&cfg, "window.width=30s", &errs));
     assert_int_equal(cfg.window_ms, 30000);
     assert_true(ew_config_set(&cfg, "valkey.port=6390", &errs));
     assert_int_equal(cfg.valkey_port, 6390);
     assert_true(ew_config_set(&cfg, "rules.request_spike.enabled=false", &errs));
-    assert_false(cfg.request_spike.enabled);
+    assert_false(cfg.rules[EW_RULE_REQUEST_SPIKE].enabled);
     assert_true(ew_config_set(&cfg, "valkey.prefix=replay:1:", &errs));
     assert_string_equal(cfg.prefix, "replay:1:");
     assert_true(ew_config_set(&cfg, "kafka.bootstrap.servers=b:9092", &errs));
@@ -346,7 +346,7 @@ static void test_config_set(void **state)
     assert_int_equal(errs.n, 5);
     assert_int_equal(cfg.valkey_port, 6390);
     assert_int_equal(cfg.window_ms, 30000);
-    assert_true(cfg.request_spike.z_warning == 5.0);
+    assert_true(cfg.rules[EW_RULE_REQUEST_SPIKE].z_warning == 5.0);
     ew_config_free(&cfg);
 }
 
@@ -424,7 +424,7 @@ static void test_validate(void **state)
     ew_config_errors errs = {.n = 0};
 
     ew_config_defaults(&cfg);
-    cfg.request_spike.z_critical = 3.0; /* below z_warning 4 */
+    cfg.rules[EW_RULE_REQUEST_SPIKE].z_critical = 3.0; /* below z_warning 4 */
     assert_int_equal(ew_config_validate(&cfg, &errs), 1);
     assert_non_null(strstr(errs.lines[0], "z_critical"));
     ew_config_free(&cfg);
@@ -467,8 +467,8 @@ static void test_validate(void **state)
     /* Several problems are all reported. */
     errs.n = 0;
     ew_config_defaults(&cfg);
-    cfg.request_spike.z_warning = 0;
-    cfg.request_spike.z_critical = -1;
+    cfg.rules[EW_RULE_REQUEST_SPIKE].z_warning = 0;
+    cfg.rules[EW_RULE_REQUEST_SPIKE].z_critical = -1;
     cfg.valkey_port = 70000;
     assert_true(ew_config_set(&cfg, "kafka.no.such.property=1", &errs));
     assert_int_equal(ew_config_validate(&cfg, &errs), 4);

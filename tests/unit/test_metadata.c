@@ -14,6 +14,8 @@
 
 #include "edgewatch/metadata.h"
 
+#include <math.h>
+
 static ew_str S(const char *s) { return ew_str_make(s, strlen(s)); }
 
 /* Writes text to a temporary file and loads it; err gets the reason. */
@@ -282,6 +284,103 @@ static void test_example_metadata_loads(void **state)
     ew_metadata_free(m);
 }
 
+
+static const char policies[] =
+    "{\"projects\": {\"shop\": {\"floor\": 50, \"rules\": {\"error_403_rate\": {\"min_change\": 0.02},\n"
+    "                                                  \"request_spike\": {\"z_warning\": 5}}},\n"
+    "              \"legacy\": {\"excluded\": true}},\n"
+    " \"distributions\": [\n"
+    "  {\"id\": \"E1\", \"domain\": \"d1.cloudfront.net\", \"project\": \"shop\",\n"
+    "   \"rules\": {\"request_spike\": {\"z_warning\": 6, \"short_window\": \"8h\", \"enabled\": false}}},\n"
+    "  {\"id\": \"E2\", \"domain\": \"d2.cloudfront.net\", \"project\": \"shop\", \"floor\": 2.5},\n"
+    "  {\"id\": \"E3\", \"domain\": \"d3.cloudfront.net\", \"project\": \"legacy\"},\n"
+    "  {\"id\": \"E4\", \"domain\": \"d4.cloudfront.net\", \"project\": \"legacy\", \"excluded\": false},\n"
+    "  {\"id\": \"E5\", \"domain\": \"d5.cloudfront.net\"}\n"
+    "]}\n";
+
+/* A distribution inherits its project's floor, exclusion and overrides,
+ * and its own keys win. */
+static void test_policies_inherit_and_override(void **state)
+{
+    (void)state;
+    char err[256], path[64];
+    ew_metadata *m = load_text(policies, err, sizeof err, path);
+    if (!m)
+        fail_msg("load failed: %s", err);
+    ew_config cfg;
+    ew_config_defaults(&cfg);
+    assert_true(ew_metadata_resolve_rules(m, &cfg, err, sizeof err));
+    const ew_distribution *e1 = ew_metadata_by_id(m, "E1"), *e2 = ew_metadata_by_id(m, "E2");
+    const ew_distribution *e3 = ew_metadata_by_id(m, "E3"), *e4 = ew_metadata_by_id(m, "E4");
+    const ew_distribution *e5 = ew_metadata_by_id(m, "E5");
+    assert_true(e1->floor_per_min == 50);
+    assert_true(e2->floor_per_min == 2.5);
+    assert_true(isnan(e5->floor_per_min));
+    assert_true(e3->excluded);
+    assert_false(e4->excluded);
+    assert_false(e1->excluded);
+    assert_non_null(e1->rules);
+    assert_true(e1->rules[EW_RULE_REQUEST_SPIKE].z_warning == 6);
+    assert_false(e1->rules[EW_RULE_REQUEST_SPIKE].enabled);
+    assert_int_equal(e1->rules[EW_RULE_REQUEST_SPIKE].short_window_ms, 8LL * 3600 * 1000);
+    assert_true(e1->rules[EW_RULE_ERROR_403_RATE].min_change == 0.02);
+    assert_true(e1->rules[EW_RULE_REQUEST_DROP].z_warning == cfg.rules[EW_RULE_REQUEST_DROP].z_warning);
+    assert_non_null(e2->rules);
+    assert_true(e2->rules[EW_RULE_REQUEST_SPIKE].z_warning == 5);
+    assert_true(e2->rules[EW_RULE_REQUEST_SPIKE].enabled);
+    assert_null(e5->rules);
+    ew_config_free(&cfg);
+    ew_metadata_free(m);
+}
+
+static void test_bad_policies_fail(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"floor\": -1}]}", "floor"},
+        {"{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"floor\": \"x\"}]}", "floor"},
+        {"{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"excluded\": 1}]}", "excluded"},
+        {"{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"rules\": {\"nope\": {}}}]}", "rules.nope"},
+        {"{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"rules\": []}]}", "rules"},
+        {"{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"project\": \"p\"}],"
+         " \"projects\": {\"p\": {\"floor\": -3}}}", "projects.p"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256], path[64];
+        ew_metadata *m = load_text(cases[i].text, err, sizeof err, path);
+        if (m)
+            fail_msg("case %zu loaded", i);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: \"%s\" does not name %s", i, err, cases[i].want);
+    }
+}
+
+/* Overrides are checked against the rule settings when resolved. */
+static void test_bad_override_values_fail_to_resolve(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"rules\": {\"request_spike\": {\"nope\": 1}}}]}",
+        "{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"rules\": {\"request_spike\": {\"z_warning\": \"x\"}}}]}",
+        "{\"distributions\": [{\"id\": \"E1\", \"domain\": \"d1\", \"rules\": {\"request_drop\": {\"fire_after\": 9}}}]}",
+    };
+    ew_config cfg;
+    ew_config_defaults(&cfg);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        char err[256], path[64];
+        ew_metadata *m = load_text(texts[i], err, sizeof err, path);
+        if (!m)
+            fail_msg("case %zu did not load: %s", i, err);
+        assert_false(ew_metadata_resolve_rules(m, &cfg, err, sizeof err));
+        if (!strstr(err, "E1"))
+            fail_msg("case %zu: \"%s\" does not name the distribution", i, err);
+        ew_metadata_free(m);
+    }
+    ew_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +395,9 @@ int main(void)
         cmocka_unit_test(test_duplicate_domain_fails),
         cmocka_unit_test(test_bad_files_fail),
         cmocka_unit_test(test_example_metadata_loads),
+        cmocka_unit_test(test_policies_inherit_and_override),
+        cmocka_unit_test(test_bad_policies_fail),
+        cmocka_unit_test(test_bad_override_values_fail_to_resolve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
