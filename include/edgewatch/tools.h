@@ -16,6 +16,11 @@ int ew_cmd_gen(int argc, char **argv);
 /* `edgewatch state show`: stored aggregates as JSON (tools/state_cli.c). */
 int ew_cmd_state(int argc, char **argv);
 
+/* `edgewatch silence` and `edgewatch event` (add, list, rm): silences and
+ * expected traffic events in Valkey (tools/suppress_cli.c). */
+int ew_cmd_silence(int argc, char **argv);
+int ew_cmd_event(int argc, char **argv);
+
 /* Transcoders from a real-time TSV line (names = its selected fields, in
  * any order, as in the config) to the other encodings on the topic, for
  * `edgewatch gen --encoding` and the tests. Each returns the bytes written,

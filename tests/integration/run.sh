@@ -10,6 +10,7 @@ source tests/lib/stack.sh
 source tests/integration/test_lua.sh
 source tests/integration/test_state.sh
 source tests/integration/test_state_show.sh
+source tests/integration/test_suppress.sh
 source tests/integration/test_replay.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
@@ -152,6 +153,7 @@ test_cli
 test_gen_deterministic
 test_end_to_end
 test_state_show
+test_suppress
 test_flush_script
 test_replay
 test_replay_topic
