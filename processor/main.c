@@ -42,6 +42,9 @@ static const char usage[] =
     "  check -c FILE      validate a configuration; print every problem\n"
     "  state show -c FILE print stored aggregates of a distribution or project as JSON\n"
     "  score --rule R     run one detector over a timestamp,value CSV; print anomaly scores\n"
+    "  silence add|list|rm\n"
+    "                     silences: mark a project's or distribution's alerts in a time range\n"
+    "  event add|list|rm  expected traffic events (promotions, pushes, load tests)\n"
     "  dev-kafka          run the embedded Kafka broker (librdkafka mock cluster)\n"
     "  gen                write synthetic CloudFront logs with labelled anomalies\n"
     "  version            print the version\n"
@@ -176,6 +179,10 @@ int main(int argc, char **argv)
         return ew_cmd_state(argc - 1, argv + 1);
     if (strcmp(cmd, "score") == 0)
         return ew_cmd_score(argc - 1, argv + 1);
+    if (strcmp(cmd, "silence") == 0)
+        return ew_cmd_silence(argc - 1, argv + 1);
+    if (strcmp(cmd, "event") == 0)
+        return ew_cmd_event(argc - 1, argv + 1);
     fprintf(stderr, "edgewatch: unknown command \"%s\" (see edgewatch --help)\n", cmd);
     return EW_EXIT_USAGE;
 }

@@ -19,6 +19,11 @@ int ew_cmd_state(int argc, char **argv);
 /* `edgewatch score`: one detector over a timestamp,value CSV (tools/score_cli.c). */
 int ew_cmd_score(int argc, char **argv);
 
+/* `edgewatch silence` and `edgewatch event` (add, list, rm): silences and
+ * expected traffic events in Valkey (tools/suppress_cli.c). */
+int ew_cmd_silence(int argc, char **argv);
+int ew_cmd_event(int argc, char **argv);
+
 /* Transcoders from a real-time TSV line (names = its selected fields, in
  * any order, as in the config) to the other encodings on the topic, for
  * `edgewatch gen --encoding` and the tests. Each returns the bytes written,

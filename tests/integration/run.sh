@@ -10,6 +10,7 @@ source tests/lib/stack.sh
 source tests/integration/test_lua.sh
 source tests/integration/test_state.sh
 source tests/integration/test_state_show.sh
+source tests/integration/test_suppress.sh
 source tests/integration/test_replay.sh
 source tests/integration/test_score.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
@@ -162,6 +163,7 @@ test_cli
 test_gen_deterministic
 test_end_to_end
 test_state_show
+test_suppress
 test_flush_script
 test_replay
 test_replay_topic
