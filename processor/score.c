@@ -171,11 +171,27 @@ static double weekday_factor(const ew_rule_params *p, const ew_rule_state *st)
     return fmin(fmax(st->weekday.mean, WEEKDAY_MIN), WEEKDAY_MAX);
 }
 
+static bool warmed(const ew_ewma *e, const ew_rule_params *p)
+{
+    return e->n >= (uint32_t)(p->cfg->warmup_windows > 0 ? p->cfg->warmup_windows : 0);
+}
+
 static baseline_view short_view(const ew_rule_params *p, const ew_rule_state *st, double volume, double mult)
 {
     double mu = st->recent.mean * mult, floor = noise_floor(unit_of(p->id), mu, volume);
-    return (baseline_view){mu, sqrt(fmax(st->recent.var * mult * mult, floor * floor)),
-                           st->recent.n >= (uint32_t)(p->cfg->warmup_windows > 0 ? p->cfg->warmup_windows : 0)};
+    return (baseline_view){mu, sqrt(fmax(st->recent.var * mult * mult, floor * floor)), warmed(&st->recent, p)};
+}
+
+/* The short-term view once the long baseline is warm: the expectation for
+ * this hour plus the recent residual from it. A raw short baseline's
+ * variance holds the daily ramp itself, which hides a spike just after the
+ * afternoon descent; the residual's variance holds only the noise around
+ * the season. */
+static baseline_view residual_view(const ew_rule_params *p, const ew_rule_state *st, const baseline_view *l,
+                                   double volume, double mult)
+{
+    double mu = l->mu + st->residual.mean * mult, floor = noise_floor(unit_of(p->id), mu, volume);
+    return (baseline_view){mu, sqrt(fmax(st->residual.var * mult * mult, floor * floor)), true};
 }
 
 /* Warm once the hour has been seen for a whole day: 60 windows of 60 s. */
@@ -252,6 +268,8 @@ ew_detection ew_detect(const ew_rule_params *p, const ew_rule_state *st, ew_obse
         return d;
     double mult = p->id == EW_RULE_REQUEST_SPIKE && p->expect_multiplier > 0 ? p->expect_multiplier : 1.0;
     baseline_view s = short_view(p, st, o.volume, mult), l = long_view(p, st, o.volume, mult);
+    if (l.warm && warmed(&st->residual, p))
+        s = residual_view(p, st, &l, o.volume, mult);
     baseline_view best = l.warm ? l : s;
     int dir = direction_of(p->id);
     d.expected = best.mu;
@@ -288,26 +306,39 @@ static void ewma_add_limited(ew_ewma *e, double x, const baseline_view *v, doubl
     e->var = var;
 }
 
+static void learn_long(const ew_rule_params *p, ew_rule_state *st, double x, const baseline_view *l)
+{
+    double zw = p->cfg->z_warning, f = weekday_factor(p, st), days = (double)p->cfg->long_window_ms / (double)DAY_MS;
+    double per_hour = (double)windows_per(HOUR_MS, p->window_ms), per_day = (double)windows_per(DAY_MS, p->window_ms);
+    double level = st->hour.mean;
+    baseline_view unscaled = {l->mu / f, l->sd / f, l->warm};
+    ewma_add_limited(&st->hour, x / f, &unscaled, zw, days * per_hour);
+    if ((unit_of(p->id) == UNIT_COUNT || p->id == EW_RULE_GENERIC) && l->warm && level > 0)
+        ewma_add(&st->weekday, fmin(fmax(x / level, WEEKDAY_MIN), WEEKDAY_MAX), days / 7.0 * per_day);
+}
+
 void ew_learn(const ew_rule_params *p, ew_rule_state *st, ew_observation o, const ew_detection *d)
 {
     if (!o.valid)
         return;
     double zw = p->cfg->z_warning, x = o.value;
+    double short_span = (double)windows_per(p->cfg->short_window_ms, p->window_ms);
     baseline_view s = short_view(p, st, o.volume, 1.0), l = long_view(p, st, o.volume, 1.0);
-    ewma_add_limited(&st->recent, x, &s, zw, (double)windows_per(p->cfg->short_window_ms, p->window_ms));
-    /* The long baseline is what "normal for this hour" means: anomalies and
-     * open incidents stay out of it, so yesterday's attack cannot make
-     * today's look normal. */
-    if (d->breach || st->inc.open)
+    ewma_add_limited(&st->recent, x, &s, zw, short_span);
+    if (l.warm) {
+        baseline_view r = {st->residual.mean, sqrt(fmax(st->residual.var, 0)), warmed(&st->residual, p)};
+        if (r.warm) /* limit like the value: noise floor included */
+            r.sd = residual_view(p, st, &l, o.volume, 1.0).sd;
+        ewma_add_limited(&st->residual, x - l.mu, &r, zw, short_span);
+    }
+    /* The long baseline is what "normal for this hour" means: once it is
+     * warm, anomalies and open incidents stay out of it, so yesterday's
+     * attack cannot make today's look normal. Until then there is nothing
+     * to protect, and a distribution's steep daily ramp must be learned on
+     * its first day, not only on days it happens not to breach. */
+    if (l.warm && (d->breach || st->inc.open))
         return;
-    double f = weekday_factor(p, st), days = (double)p->cfg->long_window_ms / (double)DAY_MS;
-    double per_hour = (double)windows_per(HOUR_MS, p->window_ms), per_day = (double)windows_per(DAY_MS, p->window_ms);
-    double level = st->hour.mean;
-    bool hour_warm = l.warm;
-    baseline_view unscaled = {l.mu / f, l.sd / f, hour_warm};
-    ewma_add_limited(&st->hour, x / f, &unscaled, zw, days * per_hour);
-    if ((unit_of(p->id) == UNIT_COUNT || p->id == EW_RULE_GENERIC) && hour_warm && level > 0)
-        ewma_add(&st->weekday, fmin(fmax(x / level, WEEKDAY_MIN), WEEKDAY_MAX), days / 7.0 * per_day);
+    learn_long(p, st, x, &l);
 }
 
 /* ---- lifecycle ---- */
@@ -414,7 +445,7 @@ void ew_history_slice(const ew_rule_history *h, int64_t ws, ew_rule_state *out)
 {
     int hour, weekday;
     ew_season_of(ws, &hour, &weekday);
-    *out = (ew_rule_state){h->recent, h->hour[hour], h->weekday[weekday], h->inc};
+    *out = (ew_rule_state){h->recent, h->residual, h->hour[hour], h->weekday[weekday], h->inc};
 }
 
 void ew_history_store(ew_rule_history *h, int64_t ws, const ew_rule_state *in)
@@ -422,6 +453,7 @@ void ew_history_store(ew_rule_history *h, int64_t ws, const ew_rule_state *in)
     int hour, weekday;
     ew_season_of(ws, &hour, &weekday);
     h->recent = in->recent;
+    h->residual = in->residual;
     h->hour[hour] = in->hour;
     h->weekday[weekday] = in->weekday;
     h->inc = in->inc;
@@ -451,67 +483,164 @@ void ew_detector_field_names(int64_t ws, char names[EW_DETECTOR_FIELDS][EW_DETEC
     }
 }
 
-static ew_ewma *ewma_field(ew_detector_state *s, size_t field)
+/* What a field of window ws holds: 0 "last"; then per rule r:short
+ * (recent and residual), h:hour bucket, w:weekday bucket, i:incident. */
+typedef enum { F_LAST, F_SHORT, F_HOUR, F_WEEKDAY, F_INCIDENT } field_kind;
+
+static field_kind kind_of(size_t field) { return field == 0 ? F_LAST : (field_kind)(F_SHORT + (field - 1) % 4); }
+static ew_rule_state *rule_of(ew_detector_state *s, size_t field) { return &s->rule[(field - 1) / 4]; }
+
+static int format_ewma(const ew_ewma *e, char *out, size_t cap)
 {
-    ew_rule_state *r = &s->rule[(field - 1) / 4];
-    switch ((field - 1) % 4) {
-    case 0:
-        return &r->recent;
-    case 1:
-        return &r->hour;
-    case 2:
-        return &r->weekday;
-    default:
-        return NULL;
-    }
+    return snprintf(out, cap, "%.17g %.17g %u", e->mean, e->var, e->n);
 }
 
 void ew_detector_format(const ew_detector_state *s, size_t field, char *out, size_t cap)
 {
-    if (field == 0) {
+    ew_rule_state *r = field ? rule_of((ew_detector_state *)s, field) : NULL;
+    switch (kind_of(field)) {
+    case F_LAST:
         snprintf(out, cap, "%lld", (long long)s->last_ws);
         return;
-    }
-    ew_ewma *e = ewma_field((ew_detector_state *)s, field);
-    if (e) {
-        snprintf(out, cap, "%.17g %.17g %u", e->mean, e->var, e->n);
+    case F_SHORT: {
+        int n = format_ewma(&r->recent, out, cap);
+        if (n > 0 && (size_t)n < cap)
+            out[n++] = ' ';
+        if (n > 0 && (size_t)n < cap)
+            format_ewma(&r->residual, out + n, cap - (size_t)n);
         return;
     }
-    const ew_incident *i = &s->rule[(field - 1) / 4].inc;
-    snprintf(out, cap, "%d %lld %lld %d %u %u %s %s", i->open ? 1 : 0, (long long)i->start_ws,
-             (long long)i->last_emit_ws, i->severity == EW_SEV_CRITICAL ? 1 : 0, i->breaches, i->normal_run,
-             i->alert_id[0] ? i->alert_id : "-", i->suppressed_by[0] ? i->suppressed_by : "-");
+    case F_HOUR:
+        format_ewma(&r->hour, out, cap);
+        return;
+    case F_WEEKDAY:
+        format_ewma(&r->weekday, out, cap);
+        return;
+    case F_INCIDENT: {
+        const ew_incident *i = &r->inc;
+        snprintf(out, cap, "%d %lld %lld %d %u %u %s %s", i->open ? 1 : 0, (long long)i->start_ws,
+                 (long long)i->last_emit_ws, i->severity == EW_SEV_CRITICAL ? 1 : 0, i->breaches, i->normal_run,
+                 i->alert_id[0] ? i->alert_id : "-", i->suppressed_by[0] ? i->suppressed_by : "-");
+        return;
+    }
+    }
 }
 
-static bool parse_incident(const char *text, ew_incident *i)
+/* ---- parsing: all or nothing, no trailing junk ---- */
+
+typedef struct {
+    const char *p;
+    bool ok;
+} cursor;
+
+static const char *next_token(cursor *c, size_t *len)
 {
-    int open, sev;
-    long long start, last;
-    char id[24], sup[24];
-    if (sscanf(text, "%d %lld %lld %d %u %u %23s %23s", &open, &start, &last, &sev, &i->breaches, &i->normal_run, id,
-               sup) != 8)
-        return false;
-    i->open = open != 0;
-    i->start_ws = start;
-    i->last_emit_ws = last;
-    i->severity = sev ? EW_SEV_CRITICAL : EW_SEV_WARNING;
-    snprintf(i->alert_id, sizeof i->alert_id, "%s", strcmp(id, "-") ? id : "");
-    snprintf(i->suppressed_by, sizeof i->suppressed_by, "%s", strcmp(sup, "-") ? sup : "");
-    return true;
+    while (*c->p == ' ')
+        c->p++;
+    const char *start = c->p;
+    while (*c->p && *c->p != ' ')
+        c->p++;
+    *len = (size_t)(c->p - start);
+    if (!*len)
+        c->ok = false;
+    return start;
+}
+
+static double take_double(cursor *c)
+{
+    size_t len;
+    const char *t = next_token(c, &len);
+    char *end;
+    double v = c->ok ? strtod(t, &end) : 0;
+    if (!c->ok || end != t + len || !isfinite(v))
+        c->ok = false;
+    return v;
+}
+
+static long long take_int(cursor *c, long long lo, long long hi)
+{
+    size_t len;
+    const char *t = next_token(c, &len);
+    char *end;
+    long long v = c->ok ? strtoll(t, &end, 10) : 0;
+    if (!c->ok || end != t + len || v < lo || v > hi)
+        c->ok = false;
+    return v;
+}
+
+static void take_id(cursor *c, char out[24])
+{
+    size_t len;
+    const char *t = next_token(c, &len);
+    if (!c->ok || len >= 24) {
+        c->ok = false;
+        return;
+    }
+    snprintf(out, 24, "%.*s", (int)len, t);
+    if (strcmp(out, "-") == 0)
+        out[0] = '\0';
+}
+
+static ew_ewma take_ewma(cursor *c)
+{
+    ew_ewma e;
+    e.mean = take_double(c);
+    e.var = take_double(c);
+    e.n = (uint32_t)take_int(c, 0, UINT32_MAX);
+    if (e.var < 0)
+        c->ok = false;
+    return e;
+}
+
+static ew_incident take_incident(cursor *c)
+{
+    ew_incident i;
+    ew_incident_init(&i);
+    i.open = take_int(c, 0, 1) != 0;
+    i.start_ws = take_int(c, -1, INT64_MAX);
+    i.last_emit_ws = take_int(c, -1, INT64_MAX);
+    i.severity = take_int(c, 0, 1) ? EW_SEV_CRITICAL : EW_SEV_WARNING;
+    i.breaches = (uint32_t)take_int(c, 0, UINT32_MAX);
+    i.normal_run = (uint32_t)take_int(c, 0, UINT32_MAX);
+    take_id(c, i.alert_id);
+    take_id(c, i.suppressed_by);
+    return i;
 }
 
 bool ew_detector_parse(ew_detector_state *s, size_t field, const char *text)
 {
-    if (!text || field >= EW_DETECTOR_FIELDS)
-        return text == NULL;
-    if (field == 0) {
-        char *end;
-        long long v = strtoll(text, &end, 10);
-        s->last_ws = v;
-        return end != text;
+    if (!text)
+        return true;
+    if (field >= EW_DETECTOR_FIELDS)
+        return false;
+    cursor c = {text, true};
+    ew_rule_state r = field ? *rule_of(s, field) : (ew_rule_state){0};
+    long long last = 0;
+    switch (kind_of(field)) {
+    case F_LAST:
+        last = take_int(&c, -1, INT64_MAX);
+        break;
+    case F_SHORT:
+        r.recent = take_ewma(&c);
+        r.residual = take_ewma(&c);
+        break;
+    case F_HOUR:
+        r.hour = take_ewma(&c);
+        break;
+    case F_WEEKDAY:
+        r.weekday = take_ewma(&c);
+        break;
+    case F_INCIDENT:
+        r.inc = take_incident(&c);
+        break;
     }
-    ew_ewma *e = ewma_field(s, field);
-    if (e)
-        return sscanf(text, "%lf %lf %u", &e->mean, &e->var, &e->n) == 3;
-    return parse_incident(text, &s->rule[(field - 1) / 4].inc);
+    while (*c.p == ' ')
+        c.p++;
+    if (!c.ok || *c.p)
+        return false;
+    if (field)
+        *rule_of(s, field) = r;
+    else
+        s->last_ws = last;
+    return true;
 }

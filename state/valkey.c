@@ -436,7 +436,7 @@ static void parse_item(const redisReply *agg, const redisReply *det, ew_score_it
     for (size_t f = 0; det->type == REDIS_REPLY_ARRAY && f < det->elements && f < EW_DETECTOR_FIELDS; f++) {
         const redisReply *v = det->element[f];
         if (v->type == REDIS_REPLY_STRING && !ew_detector_parse(&it->det, f, v->str))
-            ew_warn("valkey: det:%s field %zu unreadable (\"%s\"); starting that part afresh", it->entity, f, v->str);
+            ew_warn("valkey: det:%s field %zu unreadable (\"%s\"); that part starts afresh", it->entity, f, v->str);
     }
 }
 

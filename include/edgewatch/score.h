@@ -4,7 +4,8 @@
  * 5xx rate, cache hit ratio, p95 origin latency) and compares it with two
  * baselines of its own:
  *   - short-term: an exponentially weighted mean and variance whose span is
- *     the rule's short_window (3 h by default);
+ *     the rule's short_window (3 h by default), of the value itself and,
+ *     once the long baseline is warm, of its residual from it;
  *   - long-term: a seasonal profile, one EWMA per hour of the day, whose
  *     memory is long_window (14 days), times a day-of-week factor for
  *     request counts.
@@ -46,7 +47,8 @@ typedef struct {
 
 /* One rule's state as one window sees it. */
 typedef struct {
-    ew_ewma recent;  /* short-term baseline */
+    ew_ewma recent;   /* short-term baseline of the value */
+    ew_ewma residual; /* short-term baseline of value − long-term expectation */
     ew_ewma hour;    /* long-term level of this window's hour of day (UTC) */
     ew_ewma weekday; /* long-term factor of this window's day of week */
     ew_incident inc;
@@ -60,7 +62,7 @@ typedef struct {
 /* The whole seasonal state of one rule, for backends that keep it all
  * (state/memory.c, `edgewatch score`). */
 typedef struct {
-    ew_ewma recent, hour[24], weekday[7];
+    ew_ewma recent, residual, hour[24], weekday[7];
     ew_incident inc;
 } ew_rule_history;
 
@@ -74,7 +76,7 @@ typedef struct {
 typedef struct {
     double observed, expected, threshold;
     double z_short, z_long; /* NAN when that baseline is not warm */
-    bool scored;            /* false during warm-up, under the floor or the minimum count */
+    bool scored;            /* false during warm-up, under the traffic floor, or with too few samples */
     bool breach;
     ew_severity severity;
 } ew_detection;
@@ -122,7 +124,8 @@ void ew_alert_id(const char *rule, const char *entity, int64_t start_ws, char ou
 #define EW_DETECTOR_FIELD_LEN 32
 void ew_detector_field_names(int64_t ws, char names[EW_DETECTOR_FIELDS][EW_DETECTOR_FIELD_LEN]);
 void ew_detector_format(const ew_detector_state *s, size_t field, char *out, size_t cap);
-/* Parses a field's text (NULL = absent, leaves the initial value). */
+/* Parses a field's text (NULL = absent, leaves the initial value). On
+ * malformed text returns false and leaves the state as it was. */
 bool ew_detector_parse(ew_detector_state *s, size_t field, const char *text);
 
 #endif

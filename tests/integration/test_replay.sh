@@ -163,4 +163,31 @@ test_replay() {
     expect "replay: a missing input exits 1" exit_code_is 1 "$EW" replay -c "$cfg" --input "$d/nope.tsv"
     expect "replay: a bad namespace is named" stderr_mentions "a/b" \
         "$EW" replay -c "$cfg" --namespace a/b --input "$d/lines.tsv"
+    replay_suppressions "$d" "$cfg" "$spiked"
+}
+
+# suppressed_by: a silence from a file, then the live ones from Valkey.
+replay_suppressions() { # replay_suppressions DIR CONFIG SPIKED_ENTITY
+    local d=$1 cfg=$2 spiked=$3 id
+    printf '%s\n' '{"id":"sil-00000000beef","kind":"silence","project":null,"distribution":"'"$spiked"'","rule":"request_spike","from_ms":1793577600000,"to_ms":1793664000000,"multiplier":null,"reason":"test","created_ms":1793577600000}' \
+        > "$d/silences.jsonl"
+    "$EW" replay -c "$cfg" --input "$d/lines.tsv" --suppressions "$d/silences.jsonl" --alerts-out "$d/s1.jsonl" 2>/dev/null
+    expect "replay: a silence marks the spike's events suppressed_by its id, still published" python3 -c 'import json,sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+spike = [a for a in ev if a["entity_id"] == sys.argv[2] and a["rule"] == "request_spike"]
+assert spike and all(a["suppressed_by"] == "sil-00000000beef" for a in spike), spike
+assert all(a["suppressed_by"] is None for a in ev if a not in spike)' "$d/s1.jsonl" "$spiked"
+    expect "replay: without --suppressions nothing is suppressed" python3 -c 'import json,sys
+assert all(json.loads(l)["suppressed_by"] is None for l in open(sys.argv[1]))' "$d/a1.jsonl"
+    echo '{"id": "x"}' > "$d/bad-silences.jsonl"
+    expect "replay: a bad --suppressions file exits 2 naming it" \
+        stderr_mentions "bad-silences.jsonl" "$EW" replay -c "$cfg" --input "$d/lines.tsv" --suppressions "$d/bad-silences.jsonl"
+    id=$("$EW" silence add -c "$cfg" --distribution "$spiked" --from 2026-11-02T00:00:00Z --to 2026-11-03T00:00:00Z \
+        --reason "replay test" 2>/dev/null)
+    "$EW" replay -c "$cfg" --input "$d/lines.tsv" --suppressions valkey --namespace sup --cleanup \
+        --alerts-out "$d/s2.jsonl" 2>/dev/null
+    expect "replay: --suppressions valkey applies the live silences ($id)" python3 -c 'import json,sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["entity_id"] == sys.argv[2]]
+assert ev and all(a["suppressed_by"] == sys.argv[3] for a in ev), ev' "$d/s2.jsonl" "$spiked" "$id"
+    "$EW" silence rm -c "$cfg" "$id" >/dev/null 2>&1
 }

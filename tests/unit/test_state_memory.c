@@ -214,7 +214,7 @@ static void test_counters_add_across_flushes(void **state)
     load(f, H0, &items, &n);
     assert_int_equal(n, 1);
     assert_string_equal(items[0].entity, "E1");
-    assert_int_equal(items[0].requests, 7);
+    assert_int_equal(items[0].counters[EW_C_REQ], 7);
     free(items);
 }
 
@@ -388,9 +388,9 @@ static void test_done_window_not_queued_again(void **state)
     load(f, H0, &items, &n);
     assert_int_equal(n, 2);
     assert_string_equal(items[0].entity, "E1");
-    assert_int_equal(items[0].requests, 5);
+    assert_int_equal(items[0].counters[EW_C_REQ], 5);
     assert_string_equal(items[1].entity, "E2");
-    assert_int_equal(items[1].requests, 1);
+    assert_int_equal(items[1].counters[EW_C_REQ], 1);
     free(items);
 }
 
@@ -443,6 +443,77 @@ static void test_claim_follows_low_watermark(void **state)
 
 /* ---- scoring state ---- */
 
+/* Loads ws, marks every item scored there as the core does, commits. */
+static void commit_scored(fixture *f, int64_t ws)
+{
+    ew_score_item *items;
+    size_t n;
+    load(f, ws, &items, &n);
+    for (size_t i = 0; i < n; i++)
+        items[i].det.last_ws = ws;
+    assert_int_equal(ew_state_commit_window(f->st, items, n, ws), EW_STATE_OK);
+    free(items);
+}
+
+/* Distinct values in every part of a rule's slice, so that a part lost,
+ * swapped with another or rounded on its way through the store shows. */
+static void fill_rule_state(ew_rule_state *st, double seed, int64_t ws)
+{
+    st->recent = (ew_ewma){seed + 0.1, seed / 3.0, (uint32_t)seed + 1};
+    st->hour = (ew_ewma){seed + 0.2, seed / 7.0, (uint32_t)seed + 2};
+    st->weekday = (ew_ewma){seed + 0.3, seed / 11.0, (uint32_t)seed + 3};
+    ew_incident_init(&st->inc);
+    ew_alert_id("request_spike", "alpha", ws, st->inc.alert_id);
+    snprintf(st->inc.suppressed_by, sizeof st->inc.suppressed_by, "deploy-%d", (int)seed);
+    st->inc.open = true;
+    st->inc.start_ws = ws - MIN;
+    st->inc.last_emit_ws = ws;
+    st->inc.severity = EW_SEV_CRITICAL;
+    st->inc.breaches = 5;
+    st->inc.normal_run = 1;
+}
+
+/* Field by field: a slice copied by assignment need not keep its padding. */
+static void assert_ewma_equal(const ew_ewma *a, const ew_ewma *b)
+{
+    assert_true(a->mean == b->mean);
+    assert_true(a->var == b->var);
+    assert_int_equal(a->n, b->n);
+}
+
+static void assert_ewma_fresh(const ew_ewma *e)
+{
+    const ew_ewma zero = {0, 0, 0};
+    assert_ewma_equal(e, &zero);
+}
+
+static void assert_incident_equal(const ew_incident *a, const ew_incident *b)
+{
+    assert_string_equal(a->alert_id, b->alert_id);
+    assert_string_equal(a->suppressed_by, b->suppressed_by);
+    assert_int_equal(a->open, b->open);
+    assert_int_equal(a->start_ws, b->start_ws);
+    assert_int_equal(a->last_emit_ws, b->last_emit_ws);
+    assert_int_equal(a->severity, b->severity);
+    assert_int_equal(a->breaches, b->breaches);
+    assert_int_equal(a->normal_run, b->normal_run);
+}
+
+static void assert_rule_state_equal(const ew_rule_state *a, const ew_rule_state *b)
+{
+    assert_ewma_equal(&a->recent, &b->recent);
+    assert_ewma_equal(&a->hour, &b->hour);
+    assert_ewma_equal(&a->weekday, &b->weekday);
+    assert_incident_equal(&a->inc, &b->inc);
+}
+
+static void assert_detector_equal(const ew_detector_state *a, const ew_detector_state *b)
+{
+    assert_int_equal(a->last_ws, b->last_ws);
+    for (int r = 0; r < EW_TRAFFIC_RULES; r++)
+        assert_rule_state_equal(&a->rule[r], &b->rule[r]);
+}
+
 static void test_load_commit_round_trip(void **state)
 {
     fixture *f = *state;
@@ -457,48 +528,129 @@ static void test_load_commit_round_trip(void **state)
     load(f, H0, &items, &n);
     assert_int_equal(n, 3);
     const char *names[] = {"alpha", "beta", "gamma"};
+    ew_detector_state fresh;
+    ew_detector_init(&fresh);
     for (size_t i = 0; i < 3; i++) {
         assert_string_equal(items[i].entity, names[i]);
-        assert_int_equal(items[i].requests, i + 1);
-        assert_int_equal(items[i].baseline.n, 0);
-        assert_int_equal(items[i].baseline.last_ws, -1);
-        assert_string_equal(items[i].incident.alert_id, "");
-        assert_int_equal(items[i].incident.start_ws, -1);
+        assert_int_equal(items[i].counters[EW_C_REQ], i + 1);
+        assert_detector_equal(&items[i].det, &fresh);
     }
-    ew_baseline alpha_base = {1.5, 0.25, 3, H0, 1.25, 0.125, 2};
-    ew_baseline beta_base = {7.0, 2.0, 11, H0, 6.5, 1.75, 10};
-    ew_incident alpha_inc = {"ew-0123456789abcdef", true, H0, -1, H0, EW_SEV_CRITICAL};
-    items[0].baseline = alpha_base;
-    items[0].incident = alpha_inc;
-    items[1].baseline = beta_base;
+    /* alpha: every part of every rule; beta: one bucket of one rule. */
+    for (int rule = 0; rule < EW_TRAFFIC_RULES; rule++)
+        fill_rule_state(&items[0].det.rule[rule], 10.0 * rule + 1, H0);
+    items[1].det.rule[EW_RULE_ERROR_403_RATE].hour = (ew_ewma){0.0625, 1.0 / 3.0, 77};
+    for (size_t i = 0; i < 3; i++)
+        items[i].det.last_ws = H0;
+    ew_detector_state alpha = items[0].det, beta = items[1].det, gamma = items[2].det;
     assert_int_equal(ew_state_commit_window(f->st, items, n, H0), EW_STATE_OK);
     free(items);
 
+    /* The next window, same hour (22 h) and weekday (Tuesday): all back. */
     add(f, "alpha", H0 + MIN, 1, false, &r);
     add(f, "beta", H0 + MIN, 1, false, &r);
     flush_ok(f, 0, 6, 8, H0 + HOUR);
     load(f, H0 + MIN, &items, &n);
-    assert_int_equal(n, 2);
-    assert_memory_equal(&items[0].baseline, &alpha_base, sizeof alpha_base);
-    assert_string_equal(items[0].incident.alert_id, alpha_inc.alert_id);
-    assert_true(items[0].incident.open);
-    assert_int_equal(items[0].incident.start_ws, H0);
-    assert_int_equal(items[0].incident.resolved_ws, -1);
-    assert_int_equal(items[0].incident.last_ws, H0);
-    assert_int_equal(items[0].incident.severity, EW_SEV_CRITICAL);
-    assert_memory_equal(&items[1].baseline, &beta_base, sizeof beta_base);
-    assert_string_equal(items[1].incident.alert_id, "");
-    /* An item without an incident leaves the stored one alone. */
-    items[0].incident.alert_id[0] = '\0';
-    items[0].baseline.n = 4;
-    assert_int_equal(ew_state_commit_window(f->st, items, n, H0 + MIN), EW_STATE_OK);
-    free(items);
-    load(f, H0 + MIN, &items, &n);
-    assert_int_equal(items[0].baseline.n, 4);
-    assert_string_equal(items[0].incident.alert_id, alpha_inc.alert_id);
+    assert_int_equal(n, 3); /* gamma is known from H0 */
+    assert_detector_equal(&items[0].det, &alpha);
+    assert_detector_equal(&items[1].det, &beta);
+    assert_detector_equal(&items[2].det, &gamma);
+    assert_int_equal(items[2].counters[EW_C_REQ], 0);
     free(items);
 
-    load(f, H0 + 7 * MIN, &items, &n); /* nothing stored */
+    /* Another hour of the same day: a fresh hour bucket; the short
+     * baseline, the weekday and the incident are the entity's own. */
+    load(f, H0 + HOUR, &items, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(items[0].entity, "alpha");
+    assert_int_equal(items[0].det.last_ws, H0);
+    for (int rule = 0; rule < EW_TRAFFIC_RULES; rule++) {
+        const ew_rule_state *got = &items[0].det.rule[rule], *want = &alpha.rule[rule];
+        assert_ewma_equal(&got->recent, &want->recent);
+        assert_ewma_fresh(&got->hour);
+        assert_ewma_equal(&got->weekday, &want->weekday);
+        assert_incident_equal(&got->inc, &want->inc);
+    }
+    assert_ewma_fresh(&items[1].det.rule[EW_RULE_ERROR_403_RATE].hour);
+    /* Stored under hour 23 only: hour 22 keeps what H0 stored. */
+    ew_rule_state *spike = &items[0].det.rule[EW_RULE_REQUEST_SPIKE];
+    spike->hour = (ew_ewma){123.5, 4.25, 60};
+    spike->recent.n = 999;
+    for (size_t i = 0; i < n; i++)
+        items[i].det.last_ws = H0 + HOUR;
+    assert_int_equal(ew_state_commit_window(f->st, items, n, H0 + HOUR), EW_STATE_OK);
+    free(items);
+
+    load(f, H0 + 2 * MIN, &items, &n);
+    spike = &items[0].det.rule[EW_RULE_REQUEST_SPIKE];
+    assert_ewma_equal(&spike->hour, &alpha.rule[EW_RULE_REQUEST_SPIKE].hour);
+    assert_int_equal(spike->recent.n, 999);
+    assert_int_equal(items[0].det.last_ws, H0 + HOUR);
+    free(items);
+    load(f, H0 + HOUR + 5 * MIN, &items, &n);
+    assert_true(items[0].det.rule[EW_RULE_REQUEST_SPIKE].hour.mean == 123.5);
+    free(items);
+
+    /* Midnight: Wednesday's weekday bucket and hour 0 are fresh too. */
+    load(f, H0 + 2 * HOUR, &items, &n);
+    assert_int_equal(n, 3);
+    for (int rule = 0; rule < EW_TRAFFIC_RULES; rule++) {
+        assert_ewma_fresh(&items[0].det.rule[rule].hour);
+        assert_ewma_fresh(&items[0].det.rule[rule].weekday);
+        assert_incident_equal(&items[0].det.rule[rule].inc, &alpha.rule[rule].inc);
+    }
+    free(items);
+}
+
+/* A distribution that falls silent must still be scored (at 0) so that its
+ * outage is seen, for as long as state.retention remembers it. */
+static void test_known_entities_listed_until_retention(void **state)
+{
+    fixture *f = *state;
+    const int64_t keep = f->cfg.retention_ms;
+    ew_cf_record r = ok_rec();
+    add(f, "quiet", H0, 4, false, &r);
+    add(f, "busy", H0, 2, false, &r);
+    flush_ok(f, 0, 0, 6, H0 + HOUR);
+    commit_scored(f, H0);
+    add(f, "busy", H0 + MIN, 3, false, &r);
+    /* Traffic that was never scored does not make an entity known. */
+    add(f, "unscored", H0 + 2 * MIN, 1, false, &r);
+    flush_ok(f, 0, 6, 10, H0 + HOUR);
+
+    ew_score_item *items;
+    size_t n;
+    load(f, H0 + MIN, &items, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[0].entity, "busy");
+    assert_int_equal(items[0].counters[EW_C_REQ], 3);
+    assert_string_equal(items[1].entity, "quiet");
+    uint64_t zero[EW_COUNTERS] = {0};
+    assert_memory_equal(items[1].counters, zero, sizeof zero);
+    assert_int_equal(items[1].det.last_ws, H0);
+    free(items);
+    /* Scoring quiet's silent window does not make it known for longer. */
+    commit_scored(f, H0 + MIN);
+
+    load(f, H0 + 3 * MIN, &items, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[0].entity, "busy");
+    assert_string_equal(items[1].entity, "quiet");
+    assert_int_equal(items[1].det.last_ws, H0 + MIN);
+    free(items);
+
+    /* Exactly retention after its last traffic: still known. */
+    load(f, H0 + keep, &items, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[1].entity, "quiet");
+    assert_memory_equal(items[1].counters, zero, sizeof zero);
+    free(items);
+    /* One window later quiet is forgotten; busy (traffic at H0 + MIN) is not. */
+    load(f, H0 + keep + MIN, &items, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(items[0].entity, "busy");
+    assert_memory_equal(items[0].counters, zero, sizeof zero);
+    free(items);
+    load(f, H0 + keep + 2 * MIN, &items, &n);
     assert_int_equal(n, 0);
     free(items);
 }
@@ -677,6 +829,7 @@ int main(void)
         T(test_done_window_not_queued_again),
         T(test_claim_follows_low_watermark),
         T(test_load_commit_round_trip),
+        T(test_known_entities_listed_until_retention),
         T(test_top_lists_merge),
         T(test_sketch_only_pair_touches_no_counters),
         T(test_read_range_in_order_skipping_gaps),
