@@ -607,7 +607,7 @@ bool ew_config_override_rules(const ew_config *base, const ew_kv *overrides, siz
         if (!(o = find_option(path)))
             add_error(&errs, "unknown rule setting \"%s\"", overrides[i].key);
         else
-            store_text(&tmp, o, eq + 1, "metadata", &errs);
+            store_text(&tmp, o, eq + 1, "override", &errs);
     }
     if (errs.n == 0)
         validate_rules(tmp.rules, &errs);

@@ -5,6 +5,7 @@
  */
 #include "edgewatch/common.h"
 #include "edgewatch/config.h"
+#include "edgewatch/metadata.h"
 #include "edgewatch/pipeline.h"
 #include "edgewatch/replay.h"
 #include "edgewatch/tools.h"
@@ -69,8 +70,8 @@ static const char run_usage[] =
 static const char check_usage[] =
     "usage: edgewatch check -c FILE [--set key=value]...\n"
     "\n"
-    "Validates the configuration and prints every problem, one per line.\n"
-    "Exit 0 when valid, 2 otherwise.\n";
+    "Validates the configuration, and the metadata file it names (with its rule\n"
+    "overrides), and prints every problem, one per line. Exit 0 when valid, 2 otherwise.\n";
 
 /* Parses -c/--set shared by run and check; returns 0, or an exit code. */
 static int load_config(int argc, char **argv, const char *help, ew_config *cfg)
@@ -140,10 +141,26 @@ static int cmd_replay(int argc, char **argv)
     return ew_cmd_replay(argc, argv, &stop_requested);
 }
 
+/* What `run` would refuse at start: a metadata file that does not load, or
+ * whose rule overrides are invalid. */
+static int check_metadata(const ew_config *cfg)
+{
+    char err[512];
+    ew_metadata *m = ew_metadata_load(cfg->metadata_path, err, sizeof err);
+    bool ok = m && ew_metadata_resolve_rules(m, cfg, err, sizeof err);
+    ew_metadata_free(m);
+    if (ok)
+        return 0;
+    fprintf(stderr, "edgewatch check: %s\n", err);
+    return EW_EXIT_USAGE;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     ew_config cfg = {0};
     int rc = load_config(argc, argv, check_usage, &cfg);
+    if (rc == 0)
+        rc = check_metadata(&cfg);
     if (rc == 0)
         printf("configuration ok\n");
     ew_config_free(&cfg);

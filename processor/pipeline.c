@@ -40,6 +40,7 @@ typedef struct {
     int64_t suppressions_at; /* monotonic time of the last refresh attempt */
     volatile sig_atomic_t *reload;
     bool dead_letters_pending;
+    bool config_error;
     bool paused;
     int64_t backoff_ms, retry_at, last_flush;
 } pipeline;
@@ -254,6 +255,7 @@ static bool open_stages(pipeline *p, const ew_config *cfg)
     ew_core_output out = {p->sink, alert_to_kafka, alerts_in_kafka};
     if (!(p->core = ew_core_new(cfg, p->state, cfg->topic_cloudfront, out, false, err, sizeof err))) {
         ew_error("%s", err);
+        p->config_error = true; /* metadata or schemas: exit 2, like any bad configuration */
         return false;
     }
     ew_source_hooks hooks = {p, on_revoking, on_assigning};
@@ -282,7 +284,7 @@ int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop, volatile 
     ew_suppressions_init(&p.suppressions);
     if (!open_stages(&p, cfg)) {
         close_stages(&p);
-        return EW_EXIT_RUNTIME;
+        return p.config_error ? EW_EXIT_USAGE : EW_EXIT_RUNTIME;
     }
     ew_info("consuming %s as group %s; state at %s:%d prefix %s", cfg->topic_cloudfront,
             ew_config_kafka_get(cfg, "group.id"), cfg->valkey_host, cfg->valkey_port, cfg->prefix);

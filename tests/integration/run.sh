@@ -67,6 +67,13 @@ test_cli() {
     echo '{"cloudfront": {"fields": ["timestamp", "c-ipp"]}}' > "$STACK_DIR/fields.json"
     expect "unknown field name is named" stderr_mentions "c-ipp" "$EW" check -c "$STACK_DIR/fields.json"
     expect "missing config file exits 2" exit_code_is 2 "$EW" check -c "$STACK_DIR/nope.json"
+    echo '{"distributions": [{"id": "E1", "domain": "d1", "rules": {"request_spike": {"z_warning": "x"}}}]}' \
+        > "$STACK_DIR/bad-meta.json"
+    write_config "$STACK_DIR/bad-meta-cfg.json"
+    sed -i "s#$STACK_DIR/meta.json#$STACK_DIR/bad-meta.json#" "$STACK_DIR/bad-meta-cfg.json"
+    expect "check names a bad rule override in the metadata" \
+        stderr_mentions "distribution E1: override: rules.request_spike.z_warning" "$EW" check -c "$STACK_DIR/bad-meta-cfg.json"
+    expect "run exits 2 on a bad metadata file" exit_code_is 2 "$EW" run -c "$STACK_DIR/bad-meta-cfg.json"
     expect "gen unknown scenario exits 2" exit_code_is 2 "$EW" gen --scenario nope --out /dev/null
     expect "notify unknown flag exits 2" exit_code_is 2 "$NOTIFY" --bogus
     expect "dev-kafka --help exits 0" exit_code_is 0 "$EW" dev-kafka --help
