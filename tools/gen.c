@@ -9,7 +9,8 @@
  * formatted as TAB-separated lines with the 43 default real-time fields
  * (formats.md §1.2/§1.3). Records go to a file/stdout (one per line) or to
  * Kafka (one per message, no trailing newline, random 8-byte key so records
- * spread over partitions). Per-record work formats into a stack buffer and
+ * spread over partitions); files are written from a second thread
+ * (tools/bg_writer.c). Per-record work formats into a stack buffer and
  * allocates nothing; only the per-minute list of pending requests is heap.
  *
  * Everything is derived from --seed through a splitmix64 PRNG so the same
@@ -18,9 +19,19 @@
  * change with --minutes. Each record has its own stream too, so its content
  * does not depend on the order records are emitted in.
  *
+ * Scenario spike keeps every distribution at a constant rate (its output
+ * must not change: tests depend on it). Scenario detection gives most of
+ * them daily and weekly seasonality and slow noise, adds tiny and wild
+ * legacy distributions, and injects incidents that bend individual records
+ * (403s, origin 5xx, slow origin, cache misses, attack clients); those
+ * bends are drawn from a stream of their own, so the records an incident
+ * does not bend come out as they would without it.
+ *
  * The injected anomalies are written as JSON lines (--labels) so tests can
  * compare what the processor alerted on with what was injected; "end" is
- * exclusive. --metadata-out writes the file processor/metadata.c reads.
+ * exclusive and "expect" says whether an alert, a suppressed alert or none
+ * is the right outcome. --metadata-out writes the file processor/metadata.c
+ * reads; --events-out the expected-traffic events a team registered.
  */
 #include "edgewatch/common.h"
 #include "edgewatch/config.h"
@@ -28,6 +39,7 @@
 #include "edgewatch/tools.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -36,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -46,9 +59,9 @@
 #define GEN_ALL_FIELDS 69
 #define GEN_LINE_MAX 4096
 #define GEN_HEADERS_MAX 800 /* CloudFront truncates cs-headers at 800 B */
-#define GEN_MAX_DISTRIBUTIONS 1000
-#define GEN_MAX_MINUTES 10080 /* one week */
-#define GEN_MAX_ANOMALIES 8
+#define GEN_MAX_DISTRIBUTIONS 5000
+#define GEN_MAX_MINUTES (21 * 1440) /* three weeks */
+#define GEN_MAX_ANOMALIES 32
 #define GEN_MINUTE_MS 60000
 #define GEN_KEY_LEN 8
 #define GEN_DEFAULT_TOPIC "cloudfront-realtime-logs"
@@ -119,11 +132,29 @@ static double rng_normal(gen_rng *r)
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
+/* Each character is alphabet[rng_below(r, k)]. The alphabets used have 16,
+ * 36 or 64 characters: a constant divisor becomes a multiply or a mask,
+ * where a division per character was the largest single cost of a record. */
 static void rng_chars(gen_rng *r, const char *alphabet, char *dst, size_t n)
 {
     size_t k = strlen(alphabet);
-    for (size_t i = 0; i < n; i++)
-        dst[i] = alphabet[rng_below(r, k)];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = rng_next(r);
+        switch (k) {
+        case 16:
+            x %= 16;
+            break;
+        case 36:
+            x %= 36;
+            break;
+        case 64:
+            x %= 64;
+            break;
+        default:
+            x %= k;
+        }
+        dst[i] = alphabet[x];
+    }
     dst[n] = '\0';
 }
 
@@ -314,7 +345,38 @@ static const gen_error_kind ERROR_KINDS[] = {
     {504, "OriginCommError", true, 6},
 };
 
+/* The detection scenario's calmer mix: with 3% errors overall, about 0.5%
+ * of responses are 403 and 0.3% are 5xx, so the error-rate rules have a
+ * quiet baseline to stand out from. */
+static const gen_error_kind CALM_ERROR_KINDS[] = {
+    {404, "Error", true, 73},
+    {403, "Error", false, 17},
+    {500, "Error", true, 2},
+    {502, "OriginConnectError", true, 3},
+    {503, "OriginError", true, 2},
+    {504, "OriginCommError", true, 3},
+};
+
+/* What a 403 storm or an origin failure forces a response to be. */
+static const gen_error_kind FORCED_403 = {403, "Error", false, 1};
+static const gen_error_kind ORIGIN_5XX[] = {
+    {502, "OriginConnectError", true, 1},
+    {503, "OriginError", true, 1},
+    {504, "OriginCommError", true, 1},
+};
+
+/* The DDoS clients: a handful of addresses in one hosting network in one
+ * country, so top contributors name them. */
+#define GEN_ATTACK_IPS 5
+static const gen_region ATTACK_REGION = {"NL", {"AMS1-C1", "AMS54-C1", "AMS58-P4"}, {43350, 43350, 43350},
+                                         {185, 185}, "2a02:2", 0};
+
 /* ----------------------------------------------------------- the world */
+
+/* How a distribution's rate moves besides its incidents. FLAT is the
+ * original constant rate (scenario spike); the others follow the day and
+ * the week with slow noise, and TINY and LEGACY add bursts. */
+typedef enum { DIST_FLAT, DIST_NORMAL, DIST_TINY, DIST_LEGACY } gen_class;
 
 typedef struct {
     char id[16];        /* "E" + 13 uppercase alnum */
@@ -326,15 +388,41 @@ typedef struct {
     gen_profile profile;
     uint32_t asset_salt; /* stable per-distribution content hashes in file names */
     double base_rate;    /* requests per minute */
+    gen_class cls;
+    double daily_amp;    /* the daily cycle moves the rate by +-this share */
+    double peak_hour;    /* UTC hour of the daily peak */
+    double weekend_dip;  /* share of traffic missing on Saturday and Sunday */
+    double noise_sd;     /* slow multiplicative noise, as a share */
+    int noise_knot;      /* minutes between the slow noise's knots */
+    const gen_error_kind *errors;
+    size_t n_errors;
+    double floor;        /* metadata traffic floor override (req/min); 0 = none */
+    bool excluded;       /* metadata "excluded": true */
 } gen_dist;
 
-/* Rate multiplier applied to one distribution for a span of minutes. */
+/* What an anomaly does to its distribution's traffic. */
+typedef enum {
+    FX_NONE,     /* a label only: nothing may fire */
+    FX_RATE,     /* request rate x strength (0: an outage) */
+    FX_403,      /* a strength share of responses become 403 */
+    FX_5XX,      /* a strength share become origin 502/503/504 */
+    FX_LATENCY,  /* origin latency x strength */
+    FX_CACHE,    /* hit ratio x strength at the start, back to normal at the end */
+} gen_effect;
+
+/* One labelled anomaly on one distribution for a span of minutes. */
 typedef struct {
     size_t dist;
-    const char *rule;   /* the processor rule expected to fire */
+    const char *rule;   /* the processor rule expected to fire, or NULL */
+    const char *kind;   /* what happened, for people reading the labels */
+    const char *expect; /* "alert", "suppressed" or "none" */
     int start_minute;
     int end_minute;     /* exclusive */
-    unsigned multiplier;
+    gen_effect effect;
+    double strength;
+    int ramp_minutes;   /* FX_RATE: linear ramp in and out */
+    double attack;      /* FX_RATE: share of requests from the attack clients */
+    bool registered;    /* announced ahead: --events-out writes its event */
 } gen_anomaly;
 
 typedef struct {
@@ -342,6 +430,7 @@ typedef struct {
     size_t n_dists;
     gen_anomaly anomalies[GEN_MAX_ANOMALIES];
     size_t n_anomalies;
+    char attack_ips[GEN_ATTACK_IPS][16];
 } gen_world;
 
 typedef struct {
@@ -350,10 +439,12 @@ typedef struct {
     const char *out;
     const char *labels;
     const char *metadata_out;
+    const char *events_out;
     const char *topic;
     uint64_t seed;
-    size_t distributions;
-    int minutes;
+    size_t distributions;        /* 0: the scenario's default */
+    int minutes;                 /* 0: the scenario's default */
+    bool days_given;             /* the length came from --days, not --minutes */
     int64_t start_ms;
     bool start_given;
     bool help;
@@ -370,19 +461,33 @@ typedef struct {
 
 /* ------------------------------------------------------------ scenarios */
 
-/* A scenario only plans anomalies on the world (which distribution, when,
- * how strong); drawing and formatting the traffic is shared. To add one,
- * write a plan_* function and add a row to SCENARIOS. */
-typedef void (*gen_plan_fn)(gen_world *w, const gen_opts *o, gen_rng *rng);
+/* A scenario plans anomalies on the world (which distribution, when, how
+ * strong) and may reshape its distributions (rates, seasonality); drawing
+ * and formatting the traffic is shared. To add one, write a plan_*
+ * function and add a row to SCENARIOS. A plan returns false when out of
+ * memory. */
+typedef bool (*gen_plan_fn)(gen_world *w, const gen_opts *o, gen_rng *rng);
 
-static void plan_spike(gen_world *w, const gen_opts *o, gen_rng *rng);
+static bool plan_spike(gen_world *w, const gen_opts *o, gen_rng *rng);
+static bool plan_detection(gen_world *w, const gen_opts *o, gen_rng *rng);
+
+enum { DAY_MINUTES = 1440 };
 
 static const struct {
     const char *name;
     const char *summary;
     gen_plan_fn plan;
+    int default_minutes;
+    size_t default_distributions;
+    int min_minutes;             /* the plan needs room for its anomalies */
+    size_t min_distributions;
 } SCENARIOS[] = {
-    {"spike", "one distribution's request rate x8 for 3 minutes at 2/3 of the run", plan_spike},
+    {"spike", "one distribution's request rate x8 for 3 minutes at 2/3 of the run", plan_spike, 60, 12, 1, 1},
+    {"detection",
+     "15 days, 24 distributions with daily/weekly seasonality, 3 tiny and 1\n"
+     "                         excluded one; 8 labelled incidents after day 7 (DDoS, 403 storm,\n"
+     "                         origin 5xx, outage, slow origin, cache purge, 2 promotions)",
+     plan_detection, 15 * DAY_MINUTES, 24, 3 * DAY_MINUTES, 12},
 };
 
 static void add_anomaly(gen_world *w, gen_anomaly a)
@@ -395,12 +500,14 @@ static void add_anomaly(gen_world *w, gen_anomaly a)
  * it and room after it to see the alert resolve. */
 enum { SPIKE_MULTIPLIER = 8, SPIKE_MINUTES = 3 };
 
-static void plan_spike(gen_world *w, const gen_opts *o, gen_rng *rng)
+static bool plan_spike(gen_world *w, const gen_opts *o, gen_rng *rng)
 {
     int start = o->minutes * 2 / 3;
     int end = start + SPIKE_MINUTES < o->minutes ? start + SPIKE_MINUTES : o->minutes;
-    gen_anomaly a = {rng_below(rng, w->n_dists), "request_spike", start, end, SPIKE_MULTIPLIER};
-    add_anomaly(w, a);
+    add_anomaly(w, (gen_anomaly){.dist = rng_below(rng, w->n_dists), .rule = "request_spike", .kind = "spike",
+                                 .expect = "alert", .start_minute = start, .end_minute = end, .effect = FX_RATE,
+                                 .strength = SPIKE_MULTIPLIER});
+    return true;
 }
 
 static int find_scenario(const char *name)
@@ -411,6 +518,14 @@ static int find_scenario(const char *name)
     return -1;
 }
 
+static void set_project(gen_dist *d, const char *project, const char *owner)
+{
+    snprintf(d->project, sizeof d->project, "%s", project);
+    snprintf(d->owner, sizeof d->owner, "%s", owner);
+    snprintf(d->alias, sizeof d->alias, "www.%s.example", d->project);
+    snprintf(d->route, sizeof d->route, "slack:#%s-oncall", d->project);
+}
+
 static void init_dist(gen_dist *d, size_t index, gen_rng *rng)
 {
     d->id[0] = 'E';
@@ -419,17 +534,18 @@ static void init_dist(gen_dist *d, size_t index, gen_rng *rng)
     rng_chars(rng, ALNUM_LOWER, host, 13);
     snprintf(d->domain, sizeof d->domain, "d%s.cloudfront.net", host);
     if (index < ARRAY_LEN(KNOWN_PROJECTS)) {
-        snprintf(d->project, sizeof d->project, "%s", KNOWN_PROJECTS[index].project);
-        snprintf(d->owner, sizeof d->owner, "%s", KNOWN_PROJECTS[index].owner);
+        set_project(d, KNOWN_PROJECTS[index].project, KNOWN_PROJECTS[index].owner);
         d->profile = KNOWN_PROJECTS[index].profile;
     } else {
-        snprintf(d->project, sizeof d->project, "project-%zu", index + 1);
-        snprintf(d->owner, sizeof d->owner, "%s", KNOWN_PROJECTS[index % ARRAY_LEN(KNOWN_PROJECTS)].owner);
+        char project[40];
+        snprintf(project, sizeof project, "project-%zu", index + 1);
+        set_project(d, project, KNOWN_PROJECTS[index % ARRAY_LEN(KNOWN_PROJECTS)].owner);
         d->profile = (gen_profile)(index % PROFILE_COUNT);
     }
-    snprintf(d->alias, sizeof d->alias, "www.%s.example", d->project);
-    snprintf(d->route, sizeof d->route, "slack:#%s-oncall", d->project);
     d->asset_salt = (uint32_t)rng_next(rng);
+    d->cls = DIST_FLAT;
+    d->errors = ERROR_KINDS;
+    d->n_errors = ARRAY_LEN(ERROR_KINDS);
 }
 
 /* Base rates lie between 10 and 60 requests/minute, one per stratum of that
@@ -455,27 +571,438 @@ static void assign_rates(gen_dist *dists, size_t n, gen_rng *rng)
 static bool build_world(gen_world *w, const gen_opts *o)
 {
     gen_rng rng = rng_derive(o->seed, STREAM_WORLD, 0);
+    memset(w, 0, sizeof *w);
     w->n_dists = o->distributions;
-    w->n_anomalies = 0;
     w->dists = calloc(w->n_dists, sizeof *w->dists);
     if (!w->dists)
         return false;
     for (size_t i = 0; i < w->n_dists; i++)
         init_dist(&w->dists[i], i, &rng);
     assign_rates(w->dists, w->n_dists, &rng);
-    SCENARIOS[find_scenario(o->scenario)].plan(w, o, &rng);
+    if (!SCENARIOS[find_scenario(o->scenario)].plan(w, o, &rng)) {
+        free(w->dists);
+        return false;
+    }
     return true;
 }
 
-static double rate_at(const gen_world *w, size_t dist, int minute)
+/* ------------------------------------------------- scenario: detection */
+
+/* A fleet to measure detection against: most distributions are ordinary
+ * (seasonal, noisy), a few are below any sensible traffic floor, one is a
+ * wild legacy distribution that metadata excludes, and eight ordinary ones
+ * get one incident each, all after day 7 so a two-week baseline has seen at
+ * least a week. Every anomaly is labelled with what should happen. */
+
+enum {
+    DETECT_TINY = 3,
+    DETECT_SPECIAL = DETECT_TINY + 1,   /* the tiny ones and the legacy one */
+    DETECT_INCIDENTS = 8,
+    DETECT_QUIET_MINUTES = 120,         /* after the last incident, to resolve */
+    DETECT_DAY_START_H = 11,            /* incidents run inside 11:00-19:00 UTC, */
+    DETECT_DAY_END_H = 19,              /* within 6 h of every daily peak */
+};
+
+/* Every incident a detector should handle, each on its own distribution. */
+typedef struct {
+    const char *kind;
+    const char *rule;
+    const char *expect;
+    gen_effect effect;
+    double strength;
+    int minutes;
+    int ramp_minutes;
+    double attack;
+    bool registered;
+} gen_incident;
+
+static const gen_incident INCIDENTS[DETECT_INCIDENTS] = {
+    /* x6: the 5 extra parts are 5/6 of the traffic, 80% of them attackers */
+    {"ddos", "request_spike", "alert", FX_RATE, 6.0, 30, 0, 0.8 * 5.0 / 6.0, false},
+    {"403_storm", "error_403_rate", "alert", FX_403, 0.40, 45, 0, 0, false},
+    {"origin_5xx", "error_5xx_rate", "alert", FX_5XX, 0.30, 30, 0, 0, false},
+    {"outage", "request_drop", "alert", FX_RATE, 0.0, 60, 0, 0, false},
+    {"slow_origin", "origin_latency", "alert", FX_LATENCY, 6.0, 60, 0, 0, false},
+    /* strength: the hit ratio right after the purge (see purge_factor) */
+    {"cache_purge", "cache_hit_drop", "alert", FX_CACHE, 0.15, 60, 0, 0, false},
+    {"promotion_registered", "request_spike", "suppressed", FX_RATE, 2.5, 180, 15, 0, true},
+    {"promotion_unregistered", "request_spike", "alert", FX_RATE, 2.5, 180, 15, 0, false},
+};
+
+static const struct {
+    const char *project;
+    const char *owner;
+} SPECIAL_PROJECTS[DETECT_SPECIAL] = {
+    {"legacy-assets", "team-platform"}, /* the excluded one */
+    {"press-kit", "team-comms"},
+    {"careers-site", "team-people"},
+    {"beta-portal", "team-labs"},
+};
+
+static void shuffle_sizes(size_t *v, size_t n, gen_rng *rng)
 {
-    double rate = w->dists[dist].base_rate;
+    for (size_t k = n; k > 1; k--) {
+        size_t j = rng_below(rng, k);
+        size_t t = v[k - 1];
+        v[k - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+/* Ordinary distributions: 15-80 requests/minute, one per stratum and
+ * skewed low (15 + 65 x^6) so the default run stays near 10 million
+ * records; the busiest 40% (which get the incidents) still have >= 18/min,
+ * which keeps even a weekend afternoon above a 10/min traffic floor. */
+static void init_normal(gen_dist *d, double x, gen_rng *rng)
+{
+    d->cls = DIST_NORMAL;
+    d->base_rate = round(15.0 + 65.0 * pow(x, 6.0));
+    d->daily_amp = rng_uniform(rng, 0.40, 0.60);
+    d->peak_hour = rng_uniform(rng, 13.0, 17.0);
+    d->weekend_dip = rng_uniform(rng, 0.20, 0.35);
+    d->noise_sd = rng_uniform(rng, 0.02, 0.04);
+    d->noise_knot = 120;
+    d->errors = CALM_ERROR_KINDS;
+    d->n_errors = ARRAY_LEN(CALM_ERROR_KINDS);
+}
+
+/* 0.2-3 requests/minute with noisy hours and short bursts. */
+static void init_tiny(gen_dist *d, double x, gen_rng *rng)
+{
+    init_normal(d, 0, rng);
+    d->cls = DIST_TINY;
+    d->base_rate = 0.2 + 2.8 * x;
+    d->noise_sd = 0.25;
+    d->noise_knot = 60;
+    d->profile = PROFILE_WEB;
+}
+
+/* ~30 requests/minute of forgotten traffic: bursts and error storms of its
+ * own several times a day. Metadata excludes it, so it must never alert. */
+static void init_legacy(gen_dist *d, gen_rng *rng)
+{
+    init_normal(d, 0, rng);
+    d->cls = DIST_LEGACY;
+    d->base_rate = 30.0;
+    d->daily_amp = 0.3;
+    d->weekend_dip = 0.1;
+    d->noise_sd = 0.10;
+    d->profile = PROFILE_WEB;
+    d->excluded = true;
+}
+
+/* Marks the world's classes; returns the ordinary distributions by
+ * decreasing base rate. The last DETECT_SPECIAL distributions are the
+ * legacy one and the tiny ones. */
+static void init_detection_world(gen_world *w, gen_rng *rng, size_t *by_rate)
+{
+    size_t normals = w->n_dists - DETECT_SPECIAL;
+    for (size_t k = 0; k < normals; k++)
+        by_rate[k] = k;
+    shuffle_sizes(by_rate, normals, rng);
+    /* by_rate[k] gets stratum normals-1-k: the busiest first */
+    for (size_t k = 0; k < normals; k++)
+        init_normal(&w->dists[by_rate[k]], ((double)(normals - 1 - k) + rng_unit(rng)) / (double)normals, rng);
+    for (size_t k = 0; k < DETECT_SPECIAL; k++) {
+        gen_dist *d = &w->dists[normals + k];
+        set_project(d, SPECIAL_PROJECTS[k].project, SPECIAL_PROJECTS[k].owner);
+        if (k == 0)
+            init_legacy(d, rng);
+        else
+            init_tiny(d, ((double)(k - 1) + rng_unit(rng)) / DETECT_TINY, rng);
+    }
+    /* The quietest ordinary one shows a per-distribution floor override:
+     * small but watched, so it is scored below the global floor too. */
+    if (normals > DETECT_INCIDENTS)
+        w->dists[by_rate[normals - 1]].floor = 5.0;
+}
+
+static double utc_hour(int64_t ms)
+{
+    int64_t day_ms = ((ms % 86400000) + 86400000) % 86400000;
+    return (double)day_ms / 3600000.0;
+}
+
+/* A start minute inside [lo, hi - len) whose incident runs in daytime UTC;
+ * the first draw if none of a few dozen does (short --days). */
+static int daytime_start(const gen_opts *o, int lo, int hi, int len, gen_rng *rng)
+{
+    int span = hi - lo - len > 1 ? hi - lo - len : 1;
+    int first = lo + (int)rng_below(rng, (uint64_t)span);
+    for (int tries = 0; tries < 64; tries++) {
+        int m = tries ? lo + (int)rng_below(rng, (uint64_t)span) : first;
+        double h0 = utc_hour(o->start_ms + (int64_t)m * GEN_MINUTE_MS);
+        if (h0 >= DETECT_DAY_START_H && h0 + len / 60.0 <= DETECT_DAY_END_H)
+            return m;
+    }
+    return first;
+}
+
+/* The share of a profile's requests its assets would serve from cache. */
+static double profile_hit_ratio(gen_profile p)
+{
+    const gen_asset_set *set = &PROFILE_ASSETS[p];
+    double hits = 0, total = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        hits += set->assets[i].hit_ratio * set->assets[i].weight;
+        total += set->assets[i].weight;
+    }
+    return total > 0 ? hits / total : 0;
+}
+
+/* FX_CACHE scales hit ratios; this factor brings the distribution's
+ * overall ratio to `target` whatever its profile (web ~87%, API ~37%). */
+static double purge_factor(gen_profile p, double target)
+{
+    double normal = profile_hit_ratio(p);
+    return normal > target ? target / normal : 1.0;
+}
+
+/* Incidents go one per slot in time order, in a random order of kinds,
+ * from day 7 (or mid-run for short runs) to shortly before the end. */
+static void plan_incidents(gen_world *w, const gen_opts *o, gen_rng *rng, const size_t *by_rate)
+{
+    size_t kinds[DETECT_INCIDENTS], dists[DETECT_INCIDENTS];
+    for (size_t k = 0; k < DETECT_INCIDENTS; k++)
+        kinds[k] = dists[k] = k;
+    shuffle_sizes(kinds, DETECT_INCIDENTS, rng);
+    shuffle_sizes(dists, DETECT_INCIDENTS, rng);
+    int zone_start = 7 * DAY_MINUTES < o->minutes / 2 ? 7 * DAY_MINUTES : o->minutes / 2;
+    int slot = (o->minutes - DETECT_QUIET_MINUTES - zone_start) / DETECT_INCIDENTS;
+    for (size_t s = 0; s < DETECT_INCIDENTS; s++) {
+        const gen_incident *in = &INCIDENTS[kinds[s]];
+        int lo = zone_start + (int)s * slot;
+        int start = daytime_start(o, lo, lo + slot, in->minutes, rng);
+        size_t d = by_rate[dists[s]];
+        double strength = in->effect == FX_CACHE ? purge_factor(w->dists[d].profile, in->strength) : in->strength;
+        add_anomaly(w, (gen_anomaly){.dist = d, .rule = in->rule, .kind = in->kind,
+                                     .expect = in->expect, .start_minute = start,
+                                     .end_minute = start + in->minutes, .effect = in->effect,
+                                     .strength = strength, .ramp_minutes = in->ramp_minutes,
+                                     .attack = in->attack, .registered = in->registered});
+    }
+}
+
+static void draw_attack_ips(gen_world *w, gen_rng *rng)
+{
+    for (size_t i = 0; i < GEN_ATTACK_IPS; i++)
+        snprintf(w->attack_ips[i], sizeof w->attack_ips[i], "185.107.%u.%u", (unsigned)rng_range(rng, 40, 60),
+                 (unsigned)rng_range(rng, 2, 250));
+}
+
+static bool plan_detection(gen_world *w, const gen_opts *o, gen_rng *rng)
+{
+    size_t *by_rate = calloc(w->n_dists, sizeof *by_rate);
+    if (!by_rate)
+        return false;
+    init_detection_world(w, rng, by_rate);
+    draw_attack_ips(w, rng); /* before the incidents, whose draws depend on the run's length */
+    plan_incidents(w, o, rng, by_rate);
+    free(by_rate);
+    for (size_t k = 0; k < DETECT_SPECIAL; k++) {
+        size_t d = w->n_dists - DETECT_SPECIAL + k;
+        add_anomaly(w, (gen_anomaly){.dist = d, .kind = k == 0 ? "excluded" : "tiny", .expect = "none",
+                                     .start_minute = 0, .end_minute = o->minutes, .effect = FX_NONE,
+                                     .strength = 1.0});
+    }
+    return true;
+}
+
+/* ------------------------------------------------- traffic of a minute */
+
+/* What one distribution's traffic looks like in one minute: its rate and
+ * how its requests are bent by incidents and bursts. */
+typedef struct {
+    double rate;    /* requests per minute */
+    double p_403;   /* share of responses forced to 403 */
+    double p_5xx;   /* share forced to an origin 502/503/504 */
+    double latency; /* origin latency factor */
+    double hit;     /* cache hit ratio factor */
+    double attack;  /* share of requests from the attack clients */
+} gen_fx;
+
+enum { STREAM_NOISE = 3, STREAM_BURST = 4, STREAM_ERROR_BURST = 5, STREAM_TWIST = 6 };
+
+/* Peaks at peak_hour UTC, lowest twelve hours later. */
+static double daily_factor(const gen_dist *d, int64_t ms)
+{
+    return 1.0 + d->daily_amp * cos(2.0 * M_PI * (utc_hour(ms) - d->peak_hour) / 24.0);
+}
+
+static double smoothstep(double x)
+{
+    x = x < 0 ? 0 : x > 1 ? 1 : x;
+    return x * x * (3.0 - 2.0 * x);
+}
+
+/* 1 on Saturday and Sunday (UTC), 0 on weekdays, easing in and out over
+ * four hours around midnight: traffic does not step at 00:00. */
+static double weekend_weight(int64_t ms)
+{
+    /* hours since a Monday 00:00; 1970-01-05 was a Monday */
+    double h = fmod((double)(ms - 4 * 86400000LL) / 3600000.0, 168.0);
+    if (h < 0)
+        h += 168.0;
+    if (h < 2.0)
+        return 1.0 - smoothstep((h + 2.0) / 4.0);
+    if (h < 118.0)
+        return 0.0;
+    if (h < 122.0)
+        return smoothstep((h - 118.0) / 4.0);
+    if (h < 166.0)
+        return 1.0;
+    return 1.0 - smoothstep((h - 166.0) / 4.0);
+}
+
+static double noise_knot(uint64_t seed, size_t d, int knot, double sd)
+{
+    gen_rng r = rng_derive(seed, STREAM_NOISE, ((uint64_t)d << 32) | (uint64_t)knot);
+    double z = rng_normal(&r);
+    z = z < -2.5 ? -2.5 : z > 2.5 ? 2.5 : z;
+    return 1.0 + sd * z;
+}
+
+/* Value noise: one random factor per knot, eased from knot to knot, so the
+ * rate drifts by a few percent over hours without any state. */
+static double slow_noise(uint64_t seed, size_t d, const gen_dist *dist, int minute)
+{
+    int k = minute / dist->noise_knot;
+    double t = (double)(minute % dist->noise_knot) / dist->noise_knot;
+    double a = noise_knot(seed, d, k, dist->noise_sd), b = noise_knot(seed, d, k + 1, dist->noise_sd);
+    double ease = (1.0 - cos(M_PI * t)) / 2.0;
+    return a + (b - a) * ease;
+}
+
+/* Bursts come at random: each block of minutes holds one with some chance,
+ * starting anywhere in it. A burst may run into the next block, so the
+ * previous block is checked too. */
+typedef struct {
+    int block;
+    double chance;
+    int min_len, max_len; /* <= block */
+} gen_burst_spec;
+
+static const gen_burst_spec TINY_BURSTS = {60, 0.10, 2, 4};       /* ~2 a day */
+static const gen_burst_spec LEGACY_BURSTS = {240, 0.60, 10, 60};  /* ~3.6 a day */
+static const gen_burst_spec LEGACY_ERRORS = {360, 0.70, 10, 40};  /* ~3 a day */
+
+/* True inside a burst; *out is then the burst's own PRNG, for its size. */
+static bool in_burst(uint64_t seed, uint64_t stream, size_t d, int minute, const gen_burst_spec *b, gen_rng *out)
+{
+    int blk = minute / b->block;
+    for (int k = blk > 0 ? blk - 1 : 0; k <= blk; k++) {
+        gen_rng r = rng_derive(seed, stream, ((uint64_t)d << 32) | (uint64_t)k);
+        if (!rng_chance(&r, b->chance))
+            continue;
+        int start = k * b->block + (int)rng_below(&r, (uint64_t)b->block);
+        int len = (int)rng_range(&r, (uint64_t)b->min_len, (uint64_t)b->max_len);
+        if (minute >= start && minute < start + len) {
+            *out = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Tiny bursts are x5, but capped at 8/min so that even a burst stays under
+ * a 10/min traffic floor: tiny distributions must never alert. */
+enum { TINY_BURST_FACTOR = 5, TINY_BURST_CAP = 8 };
+
+static void class_fx(const gen_world *w, const gen_opts *o, size_t d, int minute, gen_fx *fx)
+{
+    const gen_dist *dist = &w->dists[d];
+    int64_t ms = o->start_ms + (int64_t)minute * GEN_MINUTE_MS;
+    fx->rate *= daily_factor(dist, ms) * (1.0 - dist->weekend_dip * weekend_weight(ms)) *
+                slow_noise(o->seed, d, dist, minute);
+    gen_rng b;
+    if (dist->cls == DIST_TINY && in_burst(o->seed, STREAM_BURST, d, minute, &TINY_BURSTS, &b)) {
+        double burst = fx->rate * TINY_BURST_FACTOR;
+        fx->rate = burst < TINY_BURST_CAP ? burst : fx->rate > TINY_BURST_CAP ? fx->rate : TINY_BURST_CAP;
+    }
+    if (dist->cls != DIST_LEGACY)
+        return;
+    if (in_burst(o->seed, STREAM_BURST, d, minute, &LEGACY_BURSTS, &b))
+        fx->rate *= rng_uniform(&b, 4.0, 8.0);
+    if (in_burst(o->seed, STREAM_ERROR_BURST, d, minute, &LEGACY_ERRORS, &b)) {
+        bool forbidden = rng_chance(&b, 0.5);
+        double share = rng_uniform(&b, 0.2, 0.6);
+        *(forbidden ? &fx->p_403 : &fx->p_5xx) = share;
+    }
+}
+
+/* 0 at the edges of a ramped anomaly, 1 on its plateau. */
+static double ramp_level(const gen_anomaly *a, int minute)
+{
+    if (a->ramp_minutes <= 0)
+        return 1.0;
+    double in = (double)(minute - a->start_minute + 1) / a->ramp_minutes;
+    double out = (double)(a->end_minute - minute) / a->ramp_minutes;
+    double level = in < out ? in : out;
+    return level < 1.0 ? level : 1.0;
+}
+
+static void anomaly_fx(const gen_anomaly *a, int minute, gen_fx *fx)
+{
+    switch (a->effect) {
+    case FX_NONE:
+        break;
+    case FX_RATE:
+        if (a->ramp_minutes > 0)
+            fx->rate *= 1.0 + (a->strength - 1.0) * ramp_level(a, minute);
+        else
+            fx->rate *= a->strength;
+        fx->attack = a->attack;
+        break;
+    case FX_403:
+        fx->p_403 = a->strength;
+        break;
+    case FX_5XX:
+        fx->p_5xx = a->strength;
+        break;
+    case FX_LATENCY:
+        fx->latency *= a->strength;
+        break;
+    case FX_CACHE: /* recovers linearly to the normal ratio at the end */
+        fx->hit *= a->strength + (1.0 - a->strength) * (minute - a->start_minute) /
+                                     (double)(a->end_minute - a->start_minute);
+        break;
+    }
+}
+
+static void minute_fx(const gen_world *w, const gen_opts *o, size_t d, int minute, gen_fx *fx)
+{
+    *fx = (gen_fx){.rate = w->dists[d].base_rate, .latency = 1.0, .hit = 1.0};
+    if (w->dists[d].cls != DIST_FLAT)
+        class_fx(w, o, d, minute, fx);
     for (size_t i = 0; i < w->n_anomalies; i++) {
         const gen_anomaly *a = &w->anomalies[i];
-        if (a->dist == dist && minute >= a->start_minute && minute < a->end_minute)
-            rate *= a->multiplier;
+        if (a->dist == d && minute >= a->start_minute && minute < a->end_minute)
+            anomaly_fx(a, minute, fx);
     }
-    return rate;
+}
+
+/* How one request is bent, drawn from a stream of its own so that a
+ * request an anomaly does not bend is drawn exactly as without it. */
+typedef struct {
+    const gen_error_kind *error; /* forced response, or NULL */
+    double latency;
+    double hit;
+    const char *attack_ip;       /* from an attack client, or NULL */
+} gen_twist;
+
+static void draw_twist(const gen_world *w, const gen_fx *fx, uint64_t seed, gen_twist *t)
+{
+    *t = (gen_twist){.latency = fx->latency, .hit = fx->hit};
+    if (fx->p_403 <= 0 && fx->p_5xx <= 0 && fx->attack <= 0)
+        return;
+    gen_rng r = rng_derive(seed, STREAM_TWIST, 0);
+    double u = rng_unit(&r);
+    if (u < fx->p_403)
+        t->error = &FORCED_403;
+    else if (u < fx->p_403 + fx->p_5xx)
+        t->error = PICK(&r, ORIGIN_5XX);
+    if (rng_chance(&r, fx->attack))
+        t->attack_ip = w->attack_ips[rng_below(&r, GEN_ATTACK_IPS)];
 }
 
 /* ------------------------------------------------------ one request */
@@ -521,6 +1048,8 @@ typedef struct {
     const char *ssl_cipher;
     char headers[GEN_HEADERS_MAX + 1];
     char header_names[256];
+    size_t headers_len;
+    size_t names_len;
     unsigned header_count;
 } gen_request;
 
@@ -551,6 +1080,18 @@ static void pick_client(gen_request *q, gen_rng *r)
     else
         snprintf(q->xff, sizeof q->xff, "-");
     q->c_port = (unsigned)rng_range(r, 1024, 65535);
+}
+
+/* An attack client always comes from the same address, network and POP. */
+static void set_attacker(gen_request *q, const char *ip)
+{
+    q->region = &ATTACK_REGION;
+    size_t n = strlen(ip);
+    q->edge_location = ATTACK_REGION.pops[(unsigned char)ip[n - 1] % 3];
+    q->asn = ATTACK_REGION.asns[0];
+    q->ipv6 = false;
+    snprintf(q->c_ip, sizeof q->c_ip, "%s", ip);
+    snprintf(q->xff, sizeof q->xff, "-");
 }
 
 static void write_stem(gen_request *q, gen_rng *r)
@@ -652,20 +1193,28 @@ static void pick_agent(gen_request *q, gen_rng *r)
     }
 }
 
+static void set_error(gen_request *q, const gen_error_kind *e, gen_rng *r)
+{
+    q->status = e->status;
+    q->result = "Error";
+    q->detailed = e->detailed;
+    q->origin_fbl = e->from_origin ? rng_uniform(r, 0.02, e->status >= 500 ? 4.0 : 0.3) : -1;
+}
+
 /* Chooses status and cache result together, so they stay consistent. */
-static void pick_outcome(gen_request *q, gen_rng *r)
+static void pick_outcome(gen_request *q, gen_rng *r, const gen_twist *t)
 {
     const gen_asset *a = q->asset;
     double u = rng_unit(r);
     q->origin_fbl = q->origin_lbl = -1;
     q->range_start = q->range_end = -1;
     q->etag[0] = '\0';
+    if (t->error) {
+        set_error(q, t->error, r);
+        return;
+    }
     if (u < 0.03) {
-        const gen_error_kind *e = PICK_WEIGHTED(r, ERROR_KINDS, ARRAY_LEN(ERROR_KINDS), gen_error_kind);
-        q->status = e->status;
-        q->result = "Error";
-        q->detailed = e->detailed;
-        q->origin_fbl = e->from_origin ? rng_uniform(r, 0.02, e->status >= 500 ? 4.0 : 0.3) : -1;
+        set_error(q, PICK_WEIGHTED(r, q->dist->errors, q->dist->n_errors, gen_error_kind), r);
         return;
     }
     if (u < 0.038) {
@@ -679,9 +1228,10 @@ static void pick_outcome(gen_request *q, gen_rng *r)
     else if (strcmp(a->method, "GET") == 0 && a->hit_ratio > 0.5 && rng_chance(r, 0.12))
         q->status = 304;
     double c = rng_unit(r);
-    if (c < a->hit_ratio)
+    double hit = a->hit_ratio * t->hit;
+    if (c < hit)
         q->result = "Hit";
-    else if (c < a->hit_ratio + (1.0 - a->hit_ratio) * 0.15 && a->hit_ratio > 0)
+    else if (c < hit + (1.0 - hit) * 0.15 && a->hit_ratio > 0)
         q->result = "RefreshHit";
     else
         q->result = "Miss";
@@ -727,9 +1277,11 @@ static void pick_sizes(gen_request *q, gen_rng *r)
     q->cs_bytes = rng_range(r, 180, 900) + (strcmp(q->method, "POST") == 0 ? rng_range(r, 100, 3000) : 0);
 }
 
-static void pick_timings(gen_request *q, gen_rng *r)
+static void pick_timings(gen_request *q, gen_rng *r, double latency)
 {
     if (q->origin_fbl >= 0) {
+        if (latency != 1.0) /* a slow origin: first and last byte and ttfb */
+            q->origin_fbl *= latency;
         q->origin_lbl = q->origin_fbl + rng_uniform(r, 0.0, 0.08) + (double)q->sc_bytes / 40e6;
         q->ttfb = q->origin_fbl + rng_uniform(r, 0.001, 0.012);
     } else {
@@ -755,30 +1307,41 @@ static void pick_transport(gen_request *q, gen_rng *r)
     }
 }
 
+/* Appends bytes to a NUL-terminated buffer holding *len bytes, cut to fit
+ * like snprintf; returns false if it had to cut. */
+static bool append_cut(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+{
+    bool fits = *len + n < cap;
+    if (!fits)
+        n = cap - 1 - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = '\0';
+    return fits;
+}
+
 /* Appends "Name:value%0A" to cs-headers and "Name%0A" to cs-header-names,
  * dropping headers that would cross CloudFront's 800-byte cap. */
-static void add_header(gen_request *q, bool lower, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void add_header(gen_request *q, bool lower, const char *name, const char *fmt, ...)
+static void add_header(gen_request *q, bool lower, const char *name, const char *value)
 {
     char lname[40];
     size_t n = strlen(name);
-    for (size_t i = 0; i <= n && i < sizeof lname; i++)
+    if (n >= sizeof lname)
+        n = sizeof lname - 1;
+    for (size_t i = 0; i < n; i++)
         lname[i] = lower && name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32) : name[i];
-    lname[sizeof lname - 1] = '\0';
-    char value[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(value, sizeof value, fmt, ap);
-    va_end(ap);
-    size_t used = strlen(q->headers), used_names = strlen(q->header_names);
-    int w = snprintf(q->headers + used, sizeof q->headers - used, "%s:%s%%0A", lname, value);
-    if (w < 0 || (size_t)w >= sizeof q->headers - used) {
-        q->headers[used] = '\0';
+    size_t vlen = strlen(value);
+    if (vlen > 511) /* values were formatted into 512 bytes */
+        vlen = 511;
+    size_t used = q->headers_len;
+    if (used + n + 1 + vlen + 3 >= sizeof q->headers)
         return;
-    }
-    snprintf(q->header_names + used_names, sizeof q->header_names - used_names, "%s%%0A", lname);
+    append_cut(q->headers, sizeof q->headers, &q->headers_len, lname, n);
+    append_cut(q->headers, sizeof q->headers, &q->headers_len, ":", 1);
+    append_cut(q->headers, sizeof q->headers, &q->headers_len, value, vlen);
+    append_cut(q->headers, sizeof q->headers, &q->headers_len, "%0A", 3);
+    if (append_cut(q->header_names, sizeof q->header_names, &q->names_len, lname, n))
+        append_cut(q->header_names, sizeof q->header_names, &q->names_len, "%0A", 3);
     q->header_count++;
 }
 
@@ -788,27 +1351,33 @@ static void build_headers(gen_request *q)
 {
     bool lower = strcmp(q->proto_version, "HTTP/1.1") != 0;
     q->headers[0] = q->header_names[0] = '\0';
+    q->headers_len = q->names_len = 0;
     q->header_count = 0;
-    add_header(q, lower, "Host", "%s", q->host);
-    add_header(q, lower, "User-Agent", "%s", q->user_agent);
-    add_header(q, lower, "Accept", "%s", q->asset->accept);
+    add_header(q, lower, "Host", q->host);
+    add_header(q, lower, "User-Agent", q->user_agent);
+    add_header(q, lower, "Accept", q->asset->accept);
     if (q->accept_encoding)
-        add_header(q, lower, "Accept-Encoding", "%s", q->accept_encoding);
+        add_header(q, lower, "Accept-Encoding", q->accept_encoding);
     if (q->accept_language)
-        add_header(q, lower, "Accept-Language", "%s", q->accept_language);
+        add_header(q, lower, "Accept-Language", q->accept_language);
     if (q->referer[0])
-        add_header(q, lower, "Referer", "%s", q->referer);
+        add_header(q, lower, "Referer", q->referer);
     if (q->cookie[0])
-        add_header(q, lower, "Cookie", "%s", q->cookie);
-    if (q->range_start >= 0)
-        add_header(q, lower, "Range", "bytes=%" PRId64 "-%" PRId64, q->range_start, q->range_end);
-    if (q->etag[0])
-        add_header(q, lower, "If-None-Match", "%%22%s%%22", q->etag);
+        add_header(q, lower, "Cookie", q->cookie);
+    char value[64];
+    if (q->range_start >= 0) {
+        snprintf(value, sizeof value, "bytes=%" PRId64 "-%" PRId64, q->range_start, q->range_end);
+        add_header(q, lower, "Range", value);
+    }
+    if (q->etag[0]) {
+        snprintf(value, sizeof value, "%%22%s%%22", q->etag);
+        add_header(q, lower, "If-None-Match", value);
+    }
     if (!lower)
         add_header(q, lower, "Connection", "keep-alive");
 }
 
-static void build_request(gen_request *q, const gen_dist *d, int64_t ts_ms, gen_rng *r)
+static void build_request(gen_request *q, const gen_dist *d, int64_t ts_ms, gen_rng *r, const gen_twist *t)
 {
     q->ts_ms = ts_ms;
     q->dist = d;
@@ -818,11 +1387,13 @@ static void build_request(gen_request *q, const gen_dist *d, int64_t ts_ms, gen_
     if (strcmp(q->method, "GET") == 0 && rng_chance(r, 0.02))
         q->method = "HEAD";
     pick_client(q, r);
+    if (t->attack_ip)
+        set_attacker(q, t->attack_ip);
     write_stem(q, r);
     pick_agent(q, r);
-    pick_outcome(q, r);
+    pick_outcome(q, r, t);
     pick_sizes(q, r);
-    pick_timings(q, r);
+    pick_timings(q, r, t->latency);
     pick_transport(q, r);
     build_headers(q);
     /* Looks like the real x-amz-cf-id: 54 base64url characters and "==". */
@@ -863,65 +1434,132 @@ static void field(gen_line *l, const char *fmt, ...)
     l->fields++;
 }
 
+/* Appends n bytes as one field. Most fields are plain strings or integers,
+ * and a copy is several times cheaper than vsnprintf: formatting is most
+ * of the generator's time, and 15-day scenarios write millions of lines. */
+static void field_mem(gen_line *l, const char *s, size_t n)
+{
+    if (l->overflow)
+        return;
+    size_t sep = l->fields > 0;
+    if (l->len + sep + n >= l->cap) {
+        l->overflow = true;
+        return;
+    }
+    if (sep)
+        l->buf[l->len++] = '\t';
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+    l->fields++;
+}
+
+static void field_str(gen_line *l, const char *s)
+{
+    field_mem(l, s, strlen(s));
+}
+
+/* Writes v in decimal ending at end; returns where the digits start. */
+static char *u64_digits(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+static void field_u64(gen_line *l, uint64_t v)
+{
+    char buf[24];
+    char *p = u64_digits(v, buf + sizeof buf);
+    field_mem(l, p, (size_t)(buf + sizeof buf - p));
+}
+
+/* "<whole>.<3 digits>", as printf's %.3f would write it for a non-negative
+ * value. */
+static void field_fixed3(gen_line *l, uint64_t whole, unsigned frac)
+{
+    char buf[32];
+    char *end = buf + sizeof buf;
+    char *p = end - 4;
+    p[0] = '.';
+    p[1] = (char)('0' + frac / 100);
+    p[2] = (char)('0' + frac / 10 % 10);
+    p[3] = (char)('0' + frac % 10);
+    p = u64_digits(whole, p);
+    field_mem(l, p, (size_t)(end - p));
+}
+
 static const char *dash(const char *s)
 {
     return s && *s ? s : "-";
 }
 
+/* Rounds like %.3f: s * 1000 is within an ulp of the exact product, so the
+ * nearest integer is the right one unless the product sits on a tie, where
+ * printf (which rounds the exact binary value) decides. */
 static void field_seconds(gen_line *l, double s)
 {
-    if (s < 0)
-        field(l, "-");
-    else
+    if (s < 0) {
+        field_str(l, "-");
+        return;
+    }
+    double scaled = s * 1000.0;
+    double k = floor(scaled + 0.5);
+    if (scaled >= 1e15 || fabs(fabs(scaled - k) - 0.5) < 1e-6) {
         field(l, "%.3f", s);
+        return;
+    }
+    uint64_t ms = (uint64_t)k;
+    field_fixed3(l, ms / 1000, (unsigned)(ms % 1000));
 }
 
 static void field_int(gen_line *l, int64_t v)
 {
     if (v < 0)
-        field(l, "-");
+        field_str(l, "-");
     else
-        field(l, "%" PRId64, v);
+        field_u64(l, (uint64_t)v);
 }
 
 /* Fields 1-13 of the default set: timestamp .. x-host-header. */
 static void write_request_fields(gen_line *l, const gen_request *q)
 {
-    field(l, "%" PRId64 ".%03d", q->ts_ms / 1000, (int)(q->ts_ms % 1000));
-    field(l, "%s", q->c_ip);
+    field_fixed3(l, (uint64_t)(q->ts_ms / 1000), (unsigned)(q->ts_ms % 1000));
+    field_str(l, q->c_ip);
     if (l->all) /* s-ip: the edge server that answered */
         field(l, "18.160.%u.%u", (unsigned)(l->salt >> 8 & 0xff), (unsigned)(l->salt >> 16 & 0xff));
     field_seconds(l, q->ttfb);
-    field(l, "%d", q->status);
-    field(l, "%" PRIu64, q->sc_bytes);
-    field(l, "%s", q->method);
-    field(l, "%s", q->protocol);
-    field(l, "%s", q->host);
-    field(l, "%s", q->stem);
-    field(l, "%" PRIu64, q->cs_bytes);
-    field(l, "%s", q->edge_location);
-    field(l, "%s", q->request_id);
-    field(l, "%s", q->dist->domain);
+    field_u64(l, (uint64_t)q->status);
+    field_u64(l, q->sc_bytes);
+    field_str(l, q->method);
+    field_str(l, q->protocol);
+    field_str(l, q->host);
+    field_str(l, q->stem);
+    field_u64(l, q->cs_bytes);
+    field_str(l, q->edge_location);
+    field_str(l, q->request_id);
+    field_str(l, q->dist->domain);
 }
 
 /* Fields 14-31: time-taken .. sc-range-end. */
 static void write_response_fields(gen_line *l, const gen_request *q)
 {
     field_seconds(l, q->time_taken);
-    field(l, "%s", q->proto_version);
-    field(l, "%s", q->ipv6 ? "IPv6" : "IPv4");
-    field(l, "%s", q->user_agent);
-    field(l, "%s", dash(q->referer));
-    field(l, "%s", dash(q->cookie));
-    field(l, "%s", dash(q->query));
-    field(l, "%s", q->result);
-    field(l, "%s", q->xff);
-    field(l, "%s", q->ssl_protocol);
-    field(l, "%s", q->ssl_cipher);
-    field(l, "%s", q->result);
-    field(l, "-"); /* fle-encrypted-fields: field-level encryption is off */
-    field(l, "-"); /* fle-status */
-    field(l, "%s", q->content_type);
+    field_str(l, q->proto_version);
+    field_str(l, q->ipv6 ? "IPv6" : "IPv4");
+    field_str(l, q->user_agent);
+    field_str(l, dash(q->referer));
+    field_str(l, dash(q->cookie));
+    field_str(l, dash(q->query));
+    field_str(l, q->result);
+    field_str(l, q->xff);
+    field_str(l, q->ssl_protocol);
+    field_str(l, q->ssl_cipher);
+    field_str(l, q->result);
+    field_str(l, "-"); /* fle-encrypted-fields: field-level encryption is off */
+    field_str(l, "-"); /* fle-status */
+    field_str(l, q->content_type);
     field_int(l, q->content_len);
     field_int(l, q->range_start);
     field_int(l, q->range_end);
@@ -936,57 +1574,57 @@ static void write_extra_fields(gen_line *l, const gen_request *q)
     if (player) {
         field(l, "%u", 800 + (unsigned)(z % 4) * 1200);                   /* cmcd-encoded-bitrate */
         field(l, "%u", 2000 + (unsigned)(z >> 4 & 0x3fff));                /* cmcd-buffer-length */
-        field(l, "%s", (z >> 20 & 31) == 0 ? "true" : "false");           /* cmcd-buffer-starvation */
-        field(l, "%s", "movie-%2F7f3a");                                   /* cmcd-content-id */
+        field_str(l, (z >> 20 & 31) == 0 ? "true" : "false");           /* cmcd-buffer-starvation */
+        field_str(l, "movie-%2F7f3a");                                   /* cmcd-content-id */
         field(l, "%u", 4000);                                              /* cmcd-object-duration */
         field(l, "%u", 3000 + (unsigned)(z >> 24 & 0xfff));               /* cmcd-deadline */
         field(l, "%u", 20000 + (unsigned)(z >> 28 & 0xffff));             /* cmcd-measured-throughput */
-        field(l, "%s", "..%2Fseg-101.m4s");                                /* cmcd-next-object-request */
-        field(l, "-");                                                     /* cmcd-next-range-request */
-        field(l, "%s", "av");                                              /* cmcd-object-type */
-        field(l, "%s", "1");                                               /* cmcd-playback-rate */
+        field_str(l, "..%2Fseg-101.m4s");                                /* cmcd-next-object-request */
+        field_str(l, "-");                                                     /* cmcd-next-range-request */
+        field_str(l, "av");                                              /* cmcd-object-type */
+        field_str(l, "1");                                               /* cmcd-playback-rate */
         field(l, "%u", 15000);                                             /* cmcd-requested-maximum-throughput */
-        field(l, "%s", "h");                                               /* cmcd-streaming-format */
+        field_str(l, "h");                                               /* cmcd-streaming-format */
         field(l, "%08x-%04x-4%03x-a%03x-%012llx", (unsigned)(z >> 32), (unsigned)(z >> 16 & 0xffff),
               (unsigned)(z >> 4 & 0xfff), (unsigned)(z >> 40 & 0xfff),
               (unsigned long long)(z & 0xffffffffffffULL));                /* cmcd-session-id */
-        field(l, "%s", "v");                                               /* cmcd-stream-type */
-        field(l, "%s", "false");                                           /* cmcd-startup */
+        field_str(l, "v");                                               /* cmcd-stream-type */
+        field_str(l, "false");                                           /* cmcd-startup */
         field(l, "%u", 6000);                                              /* cmcd-top-bitrate */
-        field(l, "%s", "1");                                               /* cmcd-version */
+        field_str(l, "1");                                               /* cmcd-version */
     } else {
         for (int i = 0; i < 18; i++)
-            field(l, "-");
+            field_str(l, "-");
     }
-    field(l, "-"); /* r-host */
-    field(l, "-"); /* sr-reason */
-    field(l, "-"); /* x-edge-mqcs */
-    field(l, "-"); /* distribution-tenant-id */
+    field_str(l, "-"); /* r-host */
+    field_str(l, "-"); /* sr-reason */
+    field_str(l, "-"); /* x-edge-mqcs */
+    field_str(l, "-"); /* distribution-tenant-id */
     if (q->protocol[0] == 'h' && q->protocol[4] == 's') /* connection-id: https only */
         field(l, "%016llx", (unsigned long long)mix64(z));
     else
-        field(l, "-");
+        field_str(l, "-");
 }
 
 /* Fields 32-43: c-port .. asn. */
 static void write_viewer_fields(gen_line *l, const gen_request *q)
 {
-    field(l, "%u", q->c_port);
-    field(l, "%s", q->detailed);
-    field(l, "%s", q->region->country);
-    field(l, "%s", dash(q->accept_encoding));
-    field(l, "%s", q->asset->accept);
-    field(l, "%s", q->asset->behavior);
-    field(l, "%s", q->headers);
-    field(l, "%s", q->header_names);
-    field(l, "%u", q->header_count);
+    field_u64(l, q->c_port);
+    field_str(l, q->detailed);
+    field_str(l, q->region->country);
+    field_str(l, dash(q->accept_encoding));
+    field_str(l, q->asset->accept);
+    field_str(l, q->asset->behavior);
+    field_mem(l, q->headers, q->headers_len);
+    field_mem(l, q->header_names, q->names_len);
+    field_u64(l, q->header_count);
     if (l->all) { /* primary-distribution-id, -dns-name: no continuous deployment */
-        field(l, "-");
-        field(l, "-");
+        field_str(l, "-");
+        field_str(l, "-");
     }
     field_seconds(l, q->origin_fbl);
     field_seconds(l, q->origin_lbl);
-    field(l, "%u", q->asn);
+    field_u64(l, q->asn);
     if (l->all)
         write_extra_fields(l, q);
 }
@@ -1013,8 +1651,7 @@ typedef struct {
 } gen_delivery;
 
 typedef struct {
-    FILE *file;
-    bool close_file;
+    ew_bg_writer *writer;      /* --out FILE or '-', tsv or json lines */
     ew_avro_file_writer *avro; /* --encoding avro --out FILE: a container file */
     rd_kafka_t *rk;
     const char *topic;
@@ -1093,16 +1730,19 @@ static bool open_sink(gen_sink *s, const gen_opts *o)
             ew_error("gen: cannot write %s: %s", o->out, strerror(errno));
         return s->avro != NULL;
     }
-    if (strcmp(o->out, "-") == 0) {
-        s->file = stdout;
-        return true;
-    }
-    s->file = fopen(o->out, "w");
-    if (!s->file) {
-        ew_error("gen: cannot open %s: %s", o->out, strerror(errno));
+    /* stdout gets a descriptor of its own, which the writer closes. */
+    bool to_stdout = strcmp(o->out, "-") == 0;
+    int fd = to_stdout ? dup(STDOUT_FILENO) : open(o->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        ew_error("gen: cannot open %s: %s", to_stdout ? "stdout" : o->out, strerror(errno));
         return false;
     }
-    s->close_file = true;
+    s->writer = ew_bg_writer_open(fd);
+    if (!s->writer) {
+        ew_error("gen: cannot start the writer: %s", strerror(errno));
+        close(fd);
+        return false;
+    }
     return true;
 }
 
@@ -1140,7 +1780,7 @@ static bool sink_write(gen_sink *s, const char *line, size_t len, const char *ke
         }
         return true;
     }
-    if (fwrite(line, 1, len, s->file) != len || putc('\n', s->file) == EOF) {
+    if (!ew_bg_writer_add(s->writer, line, len) || !ew_bg_writer_add(s->writer, "\n", 1)) {
         ew_error("gen: write failed: %s", strerror(errno));
         return false;
     }
@@ -1176,17 +1816,12 @@ static bool close_sink(gen_sink *s, bool ok)
         s->avro = NULL;
         return ok;
     }
-    if (!s->file)
-        return ok;
-    if (fflush(s->file) != 0) {
-        ew_error("gen: write failed: %s", strerror(errno));
+    if (s->writer && !ew_bg_writer_close(s->writer)) {
+        if (ok) /* else the failed write was reported already */
+            ew_error("gen: write failed: %s", strerror(errno));
         ok = false;
     }
-    if (s->close_file && fclose(s->file) != 0) {
-        ew_error("gen: close failed: %s", strerror(errno));
-        ok = false;
-    }
-    s->file = NULL;
+    s->writer = NULL;
     return ok;
 }
 
@@ -1231,14 +1866,17 @@ static bool reserve_slots(gen_slot **slots, size_t *cap, size_t need)
     return true;
 }
 
-/* Draws every request of one minute; returns how many, or SIZE_MAX on OOM. */
-static size_t plan_minute(const gen_world *w, const gen_opts *o, int minute, gen_slot **slots, size_t *cap)
+/* Draws every request of one minute and fills fx[] (one per distribution)
+ * for them; returns how many, or SIZE_MAX on OOM. */
+static size_t plan_minute(const gen_world *w, const gen_opts *o, int minute, gen_fx *fx, gen_slot **slots,
+                          size_t *cap)
 {
     gen_rng rng = rng_derive(o->seed, STREAM_TRAFFIC, (uint64_t)minute);
     int64_t minute_start = o->start_ms + (int64_t)minute * GEN_MINUTE_MS;
     size_t n = 0;
     for (size_t d = 0; d < w->n_dists; d++) {
-        size_t count = draw_count(rate_at(w, d, minute), &rng);
+        minute_fx(w, o, d, minute, &fx[d]);
+        size_t count = draw_count(fx[d].rate, &rng);
         if (!reserve_slots(slots, cap, n + count))
             return SIZE_MAX;
         for (size_t i = 0; i < count; i++) {
@@ -1270,11 +1908,14 @@ static bool emit_bad(const gen_opts *o, gen_sink *sink, const char *line, size_t
     return sink_write(sink, (const char *)bad, n, key);
 }
 
-static bool emit_slot(const gen_world *w, const gen_opts *o, const gen_slot *slot, gen_sink *sink)
+static bool emit_slot(const gen_world *w, const gen_opts *o, const gen_fx *fx, const gen_slot *slot,
+                      gen_sink *sink)
 {
     gen_rng rng = {slot->seed};
+    gen_twist twist;
+    draw_twist(w, &fx[slot->dist], slot->seed, &twist);
     gen_request q;
-    build_request(&q, &w->dists[slot->dist], slot->ts_ms, &rng);
+    build_request(&q, &w->dists[slot->dist], slot->ts_ms, &rng, &twist);
     char line[GEN_LINE_MAX];
     size_t len = format_request(&q, o->all_fields, mix64(slot->seed ^ 0x5a17), line, sizeof line);
     if (len == 0) {
@@ -1318,10 +1959,13 @@ static bool generate(const gen_world *w, const gen_opts *o, gen_sink *sink)
 {
     gen_slot *slots = NULL;
     size_t cap = 0;
-    bool ok = true;
+    gen_fx *fx = calloc(w->n_dists, sizeof *fx);
+    bool ok = fx != NULL;
+    if (!ok)
+        ew_error("gen: out of memory");
     int64_t t0 = ew_mono_ms();
     for (int m = 0; ok && m < o->minutes; m++) {
-        size_t n = plan_minute(w, o, m, &slots, &cap);
+        size_t n = plan_minute(w, o, m, fx, &slots, &cap);
         if (n == SIZE_MAX) {
             ew_error("gen: out of memory");
             ok = false;
@@ -1329,10 +1973,11 @@ static bool generate(const gen_world *w, const gen_opts *o, gen_sink *sink)
         }
         qsort(slots, n, sizeof *slots, slot_cmp);
         for (size_t i = 0; ok && i < n; i++) {
-            ok = emit_slot(w, o, &slots[i], sink);
+            ok = emit_slot(w, o, fx, &slots[i], sink);
             throttle(o, sink, t0);
         }
     }
+    free(fx);
     free(slots);
     return ok;
 }
@@ -1362,13 +2007,24 @@ static bool write_json_file(const char *path, json_t *root, size_t flags, bool l
     return ok;
 }
 
+/* One distribution's metadata; "floor" and "excluded" only where set, so
+ * worlds without them write what they always did. */
+static json_t *dist_metadata(const gen_dist *d)
+{
+    json_t *o = json_pack("{s:s, s:s, s:[s], s:s, s:s, s:s}", "id", d->id, "domain", d->domain, "aliases",
+                          d->alias, "project", d->project, "owner", d->owner, "route", d->route);
+    if (o && d->floor > 0 && json_object_set_new(o, "floor", json_real(d->floor)) != 0)
+        o = (json_decref(o), NULL);
+    if (o && d->excluded && json_object_set_new(o, "excluded", json_true()) != 0)
+        o = (json_decref(o), NULL);
+    return o;
+}
+
 static bool write_metadata(const gen_world *w, const char *path)
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < w->n_dists; i++) {
-        const gen_dist *d = &w->dists[i];
-        json_t *o = json_pack("{s:s, s:s, s:[s], s:s, s:s, s:s}", "id", d->id, "domain", d->domain, "aliases",
-                              d->alias, "project", d->project, "owner", d->owner, "route", d->route);
+        json_t *o = dist_metadata(&w->dists[i]);
         if (!o || json_array_append_new(list, o) != 0) {
             json_decref(list);
             list = NULL;
@@ -1399,25 +2055,61 @@ static bool write_bad_counts(const gen_sink *s, const char *path)
     return ok;
 }
 
-static bool write_labels(const gen_world *w, const gen_opts *o, const char *path)
+static int64_t minute_ms(const gen_opts *o, int minute)
+{
+    return o->start_ms + (int64_t)minute * GEN_MINUTE_MS;
+}
+
+/* The rate multiplier, as an integer when it is one (2.5 stays 2.5). */
+static json_t *multiplier_json(const gen_anomaly *a)
+{
+    double m = a->effect == FX_RATE ? a->strength : 1.0;
+    return m == floor(m) ? json_integer((json_int_t)m) : json_real(m);
+}
+
+static json_t *anomaly_label(const gen_anomaly *a, const gen_dist *d, const gen_opts *o)
+{
+    return json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:s, s:s}", "scenario", o->scenario, "rule",
+                     a->rule, "entity_type", "distribution", "entity_id", d->id, "domain", d->domain, "project",
+                     d->project, "start", (json_int_t)minute_ms(o, a->start_minute), "end",
+                     (json_int_t)minute_ms(o, a->end_minute), "multiplier", multiplier_json(a), "expect",
+                     a->expect, "kind", a->kind);
+}
+
+/* The expected-traffic event a team would have registered ahead of a
+ * promotion: 30 minutes of margin each side, created a day before. */
+enum { EVENT_MARGIN_MS = 30 * GEN_MINUTE_MS, EVENT_MULTIPLIER = 3 };
+
+static json_t *anomaly_event(const gen_anomaly *a, size_t index, const gen_dist *d, const gen_opts *o)
+{
+    char id[24];
+    uint64_t h = mix64(o->seed ^ 0x6576656e74ULL ^ (uint64_t)index) & 0xffffffffffffULL;
+    snprintf(id, sizeof id, "evt-%012" PRIx64, h);
+    int64_t start = minute_ms(o, a->start_minute), end = minute_ms(o, a->end_minute);
+    return json_pack("{s:s, s:s, s:n, s:s, s:n, s:I, s:I, s:i, s:s, s:I}", "id", id, "kind", "event", "project",
+                     "distribution", d->id, "rule", "from_ms", (json_int_t)(start - EVENT_MARGIN_MS), "to_ms",
+                     (json_int_t)(end + EVENT_MARGIN_MS), "multiplier", EVENT_MULTIPLIER, "reason",
+                     "registered promotion", "created_ms", (json_int_t)(start - 1440LL * GEN_MINUTE_MS));
+}
+
+/* Labels (events = false) or the registered events (events = true), one
+ * JSON object per line. */
+static bool write_anomalies(const gen_world *w, const gen_opts *o, const char *path, bool events)
 {
     json_t *lines = json_array();
     for (size_t i = 0; lines && i < w->n_anomalies; i++) {
         const gen_anomaly *a = &w->anomalies[i];
+        if (events && !a->registered)
+            continue;
         const gen_dist *d = &w->dists[a->dist];
-        json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "scenario", o->scenario, "rule",
-                              a->rule, "entity_type", "distribution", "entity_id", d->id, "domain", d->domain,
-                              "project", d->project, "start",
-                              (json_int_t)(o->start_ms + (int64_t)a->start_minute * GEN_MINUTE_MS), "end",
-                              (json_int_t)(o->start_ms + (int64_t)a->end_minute * GEN_MINUTE_MS), "multiplier",
-                              (int)a->multiplier);
+        json_t *v = events ? anomaly_event(a, i, d, o) : anomaly_label(a, d, o);
         if (!v || json_array_append_new(lines, v) != 0) {
             json_decref(lines);
             lines = NULL;
         }
     }
     if (!lines) {
-        ew_error("gen: out of memory building labels");
+        ew_error("gen: out of memory building %s", events ? "events" : "labels");
         return false;
     }
     bool ok = write_json_file(path, lines, JSON_COMPACT, true);
@@ -1441,9 +2133,11 @@ static void usage(FILE *f)
             "  --topic NAME           Kafka topic (default " GEN_DEFAULT_TOPIC ")\n"
             "  --labels FILE          write the injected anomalies as JSON lines\n"
             "  --metadata-out FILE    write distribution metadata JSON (for the processor)\n"
+            "  --events-out FILE      write the registered expected-traffic events as JSON lines\n"
             "  --seed N               PRNG seed (default 1)\n"
-            "  --distributions N      number of distributions, 1-%d (default 12)\n"
-            "  --minutes M            minutes of traffic, 1-%d (default 60)\n"
+            "  --distributions N      number of distributions, 1-%d (default: the scenario's)\n"
+            "  --minutes M            minutes of traffic, 1-%d (default: the scenario's)\n"
+            "  --days N               N*1440 minutes, instead of --minutes\n"
             "  --start T              first minute, RFC 3339 or epoch seconds\n"
             "                         (default: now rounded down to the minute, minus M minutes)\n"
             "  --fields SET           default (the 43 default fields) or all (all 69)\n"
@@ -1460,8 +2154,13 @@ static void usage(FILE *f)
             "\n"
             "scenarios:\n",
             GEN_MAX_DISTRIBUTIONS, GEN_MAX_MINUTES);
-    for (size_t i = 0; i < ARRAY_LEN(SCENARIOS); i++)
-        fprintf(f, "  %-22s %s\n", SCENARIOS[i].name, SCENARIOS[i].summary);
+    for (size_t i = 0; i < ARRAY_LEN(SCENARIOS); i++) {
+        int m = SCENARIOS[i].default_minutes;
+        bool days = m % DAY_MINUTES == 0;
+        fprintf(f, "  %-22s %s\n  %-22s (default %d %s, %zu distributions)\n", SCENARIOS[i].name,
+                SCENARIOS[i].summary, "", days ? m / DAY_MINUTES : m, days ? "days" : "minutes",
+                SCENARIOS[i].default_distributions);
+    }
 }
 
 static bool parse_bounded(const char *flag, const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -1486,6 +2185,8 @@ static bool apply_flag(gen_opts *o, const char *flag, const char *value)
         o->labels = value;
     else if (strcmp(flag, "--metadata-out") == 0)
         o->metadata_out = value;
+    else if (strcmp(flag, "--events-out") == 0)
+        o->events_out = value;
     else if (strcmp(flag, "--topic") == 0)
         o->topic = value;
     else if (strcmp(flag, "--seed") == 0) {
@@ -1495,10 +2196,16 @@ static bool apply_flag(gen_opts *o, const char *flag, const char *value)
         if (!parse_bounded(flag, value, 1, GEN_MAX_DISTRIBUTIONS, &v))
             return false;
         o->distributions = (size_t)v;
-    } else if (strcmp(flag, "--minutes") == 0) {
-        if (!parse_bounded(flag, value, 1, GEN_MAX_MINUTES, &v))
+    } else if (strcmp(flag, "--minutes") == 0 || strcmp(flag, "--days") == 0) {
+        bool days = flag[2] == 'd';
+        if (o->minutes && o->days_given != days) {
+            ew_error("gen: give --minutes or --days, not both");
             return false;
-        o->minutes = (int)v;
+        }
+        o->days_given = days;
+        if (!parse_bounded(flag, value, 1, days ? GEN_MAX_MINUTES / DAY_MINUTES : GEN_MAX_MINUTES, &v))
+            return false;
+        o->minutes = (int)v * (days ? DAY_MINUTES : 1);
     } else if (strcmp(flag, "--fields") == 0) {
         if (strcmp(value, "all") != 0 && strcmp(value, "default") != 0) {
             ew_error("gen: --fields needs default or all, got '%s'", value);
@@ -1574,6 +2281,26 @@ static bool parse_args(gen_opts *o, int argc, char **argv)
     return true;
 }
 
+/* Fills in the scenario's defaults and checks it has room for its plan. */
+static bool check_size(gen_opts *o, int scenario)
+{
+    if (!o->minutes)
+        o->minutes = SCENARIOS[scenario].default_minutes;
+    if (!o->distributions)
+        o->distributions = SCENARIOS[scenario].default_distributions;
+    if (o->minutes < SCENARIOS[scenario].min_minutes) {
+        ew_error("gen: scenario %s needs at least %d minutes (%d days)", o->scenario, SCENARIOS[scenario].min_minutes,
+                 SCENARIOS[scenario].min_minutes / DAY_MINUTES);
+        return false;
+    }
+    if (o->distributions < SCENARIOS[scenario].min_distributions) {
+        ew_error("gen: scenario %s needs at least %zu distributions", o->scenario,
+                 SCENARIOS[scenario].min_distributions);
+        return false;
+    }
+    return true;
+}
+
 static bool check_opts(gen_opts *o)
 {
     if (!o->scenario) {
@@ -1587,6 +2314,8 @@ static bool check_opts(gen_opts *o)
         ew_error("gen: unknown scenario '%s' (known: %s)", o->scenario, known);
         return false;
     }
+    if (!check_size(o, find_scenario(o->scenario)))
+        return false;
     if (!o->to_kafka == !o->out) {
         ew_error("gen: give exactly one of --to-kafka BOOTSTRAP or --out FILE");
         return false;
@@ -1629,9 +2358,10 @@ static void print_summary(const gen_world *w, const gen_opts *o, const gen_sink 
     ew_format_time(o->start_ms, from, sizeof from);
     ew_format_time(o->start_ms + (int64_t)o->minutes * GEN_MINUTE_MS, to, sizeof to);
     const gen_dist *spiked = w->n_anomalies ? &w->dists[w->anomalies[0].dist] : NULL;
-    ew_info("gen: scenario=%s records=%" PRIu64 " bytes=%" PRIu64 " distributions=%zu anomaly=%s (%s) range=%s..%s to=%s%s",
+    ew_info("gen: scenario=%s records=%" PRIu64 " bytes=%" PRIu64 " distributions=%zu anomaly=%s (%s) labels=%zu "
+            "range=%s..%s to=%s%s",
             o->scenario, s->records, s->bytes, w->n_dists, spiked ? spiked->id : "-", spiked ? spiked->project : "-",
-            from, to, o->to_kafka ? "kafka:" : "", o->to_kafka ? o->topic : o->out);
+            w->n_anomalies, from, to, o->to_kafka ? "kafka:" : "", o->to_kafka ? o->topic : o->out);
 }
 
 static int run(const gen_opts *o)
@@ -1641,7 +2371,9 @@ static int run(const gen_opts *o)
         ew_error("gen: out of memory");
         return EW_EXIT_RUNTIME;
     }
-    bool ok = (!o->metadata_out || write_metadata(&w, o->metadata_out)) && (!o->labels || write_labels(&w, o, o->labels));
+    bool ok = (!o->metadata_out || write_metadata(&w, o->metadata_out)) &&
+              (!o->labels || write_anomalies(&w, o, o->labels, false)) &&
+              (!o->events_out || write_anomalies(&w, o, o->events_out, true));
     gen_sink sink;
     if (ok && open_sink(&sink, o)) {
         ok = generate(&w, o, &sink);
@@ -1659,7 +2391,7 @@ static int run(const gen_opts *o)
 
 int ew_cmd_gen(int argc, char **argv)
 {
-    gen_opts o = {.seed = 1, .distributions = 12, .minutes = 60, .schema_id = 1};
+    gen_opts o = {.seed = 1, .schema_id = 1};
     if (!parse_args(&o, argc, argv))
         return EW_EXIT_USAGE;
     if (o.help) {

@@ -47,6 +47,15 @@ ew_avro_file_writer *ew_avro_file_writer_open(const char *path, const char *sche
 bool ew_avro_file_writer_add(ew_avro_file_writer *w, const uint8_t *datum, size_t len);
 bool ew_avro_file_writer_close(ew_avro_file_writer *w);
 
+/* A file written from a second thread, through two 4 MiB buffers, so that
+ * producing bytes and the kernel taking them overlap (tools/bg_writer.c).
+ * open takes ownership of fd; add and close return false (errno set) if a
+ * write failed; close always frees the writer and closes fd. */
+typedef struct ew_bg_writer ew_bg_writer;
+ew_bg_writer *ew_bg_writer_open(int fd);
+bool ew_bg_writer_add(ew_bg_writer *w, const void *data, size_t len);
+bool ew_bg_writer_close(ew_bg_writer *w);
+
 /* How `edgewatch gen` encodes the records it produces (tools/gen_shape.c). */
 typedef enum {
     EW_GEN_TSV,

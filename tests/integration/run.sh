@@ -164,10 +164,49 @@ test_end_to_end() {
         grep -q "decoded by encoding: tsv=[1-9].* json=[1-9].* avro_confluent=[1-9].* avro_bare=[1-9].*dead letters by reason: .*=" "$d/run2.err"
 }
 
+# The labelled detection scenario (its replay is scored by eval_detection.py):
+# a short run checks the labels, the metadata and the registered event; the
+# evaluator's self-test checks the scoring on hand-made alerts.
+test_gen_detection() {
+    local d="$STACK_DIR/detection"
+    mkdir -p "$d"
+    "$EW" gen --scenario detection --days 3 --distributions 12 --seed 5 --start 2026-10-01T00:00:00Z \
+        --out /dev/null --labels "$d/labels.jsonl" --metadata-out "$d/meta.json" \
+        --events-out "$d/events.jsonl" 2>/dev/null
+    expect "gen detection labels 8 incidents, 3 tiny and 1 excluded distribution, and the registered event" \
+        python3 - "$d" <<'PY'
+import json, sys
+d = sys.argv[1]
+labels = [json.loads(l) for l in open(f"{d}/labels.jsonl")]
+meta = json.load(open(f"{d}/meta.json"))["distributions"]
+events = [json.loads(l) for l in open(f"{d}/events.jsonl")]
+kinds = sorted(l["kind"] for l in labels)
+assert kinds == sorted(["ddos", "403_storm", "origin_5xx", "outage", "slow_origin", "cache_purge",
+                        "promotion_registered", "promotion_unregistered", "tiny", "tiny", "tiny", "excluded"]), kinds
+incidents = [l for l in labels if l["expect"] != "none"]
+assert len({l["entity_id"] for l in incidents}) == 8, "one incident per distribution"
+excluded = [m["id"] for m in meta if m.get("excluded")]
+assert excluded == [l["entity_id"] for l in labels if l["kind"] == "excluded"], excluded
+promo = next(l for l in labels if l["kind"] == "promotion_registered")
+assert promo["expect"] == "suppressed" and len(events) == 1, events
+e = events[0]
+assert e["distribution"] == promo["entity_id"] and e["from_ms"] == promo["start"] - 1800000, e
+assert e["to_ms"] == promo["end"] + 1800000 and e["id"].startswith("evt-") and len(e["id"]) == 16, e
+PY
+    expect "eval_detection.py scores hand-made alerts as expected" quietly "$d/selftest.out" \
+        python3 tests/integration/eval_detection_selftest.py
+}
+
+quietly() { # quietly LOG COMMAND...: runs COMMAND into LOG, shown if it fails
+    local log=$1; shift
+    "$@" > "$log" 2>&1 || { sed 's/^/    /' "$log"; return 1; }
+}
+
 # Persistent Valkey: the outage test restarts it and expects its data back.
 STACK_VALKEY_PERSIST=1 stack_up 4 >/dev/null || { echo "could not start the embedded stack"; echo "0 passed, 1 failed"; exit 1; }
 test_cli
 test_gen_deterministic
+test_gen_detection
 test_end_to_end
 test_state_show
 test_suppress
