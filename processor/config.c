@@ -140,14 +140,18 @@ bool ew_rule_parse(const char *name, ew_rule_id *out)
  * docs/detection.md for why each default is what it is. */
 static void set_rule_defaults(ew_config *cfg)
 {
+    /* origin_latency waits for three windows in a row: a p95 of a few dozen
+     * fetches jumps whenever two slow errors share a window, and only
+     * persistence tells a slow origin from that. */
     static const struct {
         double min_change;
         uint64_t min_count;
+        int fire_after, fire_window;
     } per_rule[EW_RULES] = {
-        [EW_RULE_REQUEST_SPIKE] = {0.5, 0},  [EW_RULE_REQUEST_DROP] = {0.5, 0},
-        [EW_RULE_ERROR_403_RATE] = {0.05, 10}, [EW_RULE_ERROR_5XX_RATE] = {0.03, 10},
-        [EW_RULE_CACHE_HIT_DROP] = {0.15, 20}, [EW_RULE_ORIGIN_LATENCY] = {0.5, 100},
-        [EW_RULE_GENERIC] = {0, 0},
+        [EW_RULE_REQUEST_SPIKE] = {0.5, 0, 2, 3},   [EW_RULE_REQUEST_DROP] = {0.5, 0, 2, 3},
+        [EW_RULE_ERROR_403_RATE] = {0.05, 10, 2, 3}, [EW_RULE_ERROR_5XX_RATE] = {0.03, 10, 2, 3},
+        [EW_RULE_CACHE_HIT_DROP] = {0.15, 20, 2, 3}, [EW_RULE_ORIGIN_LATENCY] = {0.5, 20, 3, 3},
+        [EW_RULE_GENERIC] = {0, 0, 2, 3},
     };
     for (int r = 0; r < EW_RULES; r++)
         cfg->rules[r] = (ew_rule_config){
@@ -160,8 +164,8 @@ static void set_rule_defaults(ew_config *cfg)
             .min_requests = 0,
             .min_change = per_rule[r].min_change,
             .min_count = per_rule[r].min_count,
-            .fire_after = 2,
-            .fire_window = 3,
+            .fire_after = per_rule[r].fire_after,
+            .fire_window = per_rule[r].fire_window,
             .resolve_after = 3,
             .repeat_interval_ms = 3600LL * 1000,
         };

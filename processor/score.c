@@ -151,7 +151,9 @@ static double noise_floor(rule_unit u, double mu, double volume)
         return sqrt(fmax(p * (1 - p), 0.01) / fmax(volume, 1.0));
     }
     case UNIT_LATENCY:
-        return fmax(0.1 * mu, 5.0);
+        /* A p95 of n samples rests on the top 5 % of them: its relative
+         * error shrinks like 1/sqrt(n), and is 10 % at best. */
+        return fmax(mu * fmax(0.1, 1.0 / sqrt(fmax(volume, 1.0))), 5.0);
     default:
         return fmax(0.01 * fabs(mu), 1e-9);
     }
@@ -161,6 +163,13 @@ typedef struct {
     double mu, sd;
     bool warm;
 } baseline_view;
+
+/* How many samples the noise floor rests on: requests for counts and
+ * ratios, origin fetches for a latency quantile. */
+static double samples_of(const ew_rule_params *p, ew_observation o)
+{
+    return unit_of(p->id) == UNIT_LATENCY ? o.count : o.volume;
+}
 
 static double weekday_factor(const ew_rule_params *p, const ew_rule_state *st)
 {
@@ -267,9 +276,9 @@ ew_detection ew_detect(const ew_rule_params *p, const ew_rule_state *st, ew_obse
     if (!o.valid || !p->cfg->enabled)
         return d;
     double mult = p->id == EW_RULE_REQUEST_SPIKE && p->expect_multiplier > 0 ? p->expect_multiplier : 1.0;
-    baseline_view s = short_view(p, st, o.volume, mult), l = long_view(p, st, o.volume, mult);
+    baseline_view s = short_view(p, st, samples_of(p, o), mult), l = long_view(p, st, samples_of(p, o), mult);
     if (l.warm && warmed(&st->residual, p))
-        s = residual_view(p, st, &l, o.volume, mult);
+        s = residual_view(p, st, &l, samples_of(p, o), mult);
     baseline_view best = l.warm ? l : s;
     int dir = direction_of(p->id);
     d.expected = best.mu;
@@ -323,12 +332,12 @@ void ew_learn(const ew_rule_params *p, ew_rule_state *st, ew_observation o, cons
         return;
     double zw = p->cfg->z_warning, x = o.value;
     double short_span = (double)windows_per(p->cfg->short_window_ms, p->window_ms);
-    baseline_view s = short_view(p, st, o.volume, 1.0), l = long_view(p, st, o.volume, 1.0);
+    baseline_view s = short_view(p, st, samples_of(p, o), 1.0), l = long_view(p, st, samples_of(p, o), 1.0);
     ewma_add_limited(&st->recent, x, &s, zw, short_span);
     if (l.warm) {
         baseline_view r = {st->residual.mean, sqrt(fmax(st->residual.var, 0)), warmed(&st->residual, p)};
         if (r.warm) /* limit like the value: noise floor included */
-            r.sd = residual_view(p, st, &l, o.volume, 1.0).sd;
+            r.sd = residual_view(p, st, &l, samples_of(p, o), 1.0).sd;
         ewma_add_limited(&st->residual, x - l.mu, &r, zw, short_span);
     }
     /* The long baseline is what "normal for this hour" means: once it is
@@ -386,10 +395,14 @@ ew_event_kind ew_lifecycle(const ew_rule_params *p, ew_incident *inc, const ew_d
         return EW_EVENT_RESOLVED;
     }
     inc->normal_run = 0;
+    /* Only an escalation is news: a critical incident whose windows wobble
+     * between warning and critical would otherwise send one event each. */
+    bool escalated = d->severity == EW_SEV_CRITICAL && inc->severity != EW_SEV_CRITICAL;
     bool repeat = c->repeat_interval_ms > 0 && ws - inc->last_emit_ws >= c->repeat_interval_ms;
-    if (d->severity == inc->severity && !repeat)
+    if (!escalated && !repeat)
         return EW_EVENT_NONE;
-    inc->severity = d->severity;
+    if (escalated)
+        inc->severity = EW_SEV_CRITICAL;
     inc->last_emit_ws = ws;
     return EW_EVENT_UPDATE;
 }
