@@ -39,6 +39,7 @@ static const char show_usage[] =
     "      --distribution ID    a distribution id, domain or alias (resolved through\n"
     "                           the metadata file; an unknown domain is used as is)\n"
     "      --project NAME       every distribution of the project, summed per window\n"
+    "                           (those marked excluded in the metadata are left out)\n"
     "      --from T, --to T     RFC 3339 or epoch seconds; default: the last hour\n"
     "                           (minute) or the last day (hour), ending now\n"
     "      --resolution R       minute (the window width, default) or hour (rollups)\n"
@@ -142,9 +143,11 @@ static int resolve_entities(const show_args *a, const ew_metadata *m, const char
         (*ids)[(*n)++] = d ? d->id : a->distribution;
         return 0;
     }
+    /* Excluded distributions (legacy, internal, experiments) must not count
+     * in their project's totals; ask for one by --distribution to see it. */
     for (size_t i = 0; i < ew_metadata_count(m); i++) {
         const ew_distribution *d = ew_metadata_at(m, i);
-        if (d->project && strcmp(d->project, a->project) == 0)
+        if (d->project && strcmp(d->project, a->project) == 0 && !d->excluded)
             (*ids)[(*n)++] = d->id;
     }
     if (*n == 0)
