@@ -52,6 +52,15 @@ for x in json.load(open(sys.argv[1]))["distributions"]:
     truth=$(truth_totals "$d/meta.json" "$d/lines.tsv" project "$project")
     expect "state show: a project sums its distributions ($truth)" \
         test "$("$EW" state show -c "$cfg" --project "$project" "${range[@]}" | show_totals)" = "$truth"
+    # Another distribution joins the project, marked excluded: not counted.
+    python3 -c 'import json,sys
+m = json.load(open(sys.argv[1]))
+other = next(x for x in m["distributions"] if x["project"] != sys.argv[2])
+other["project"], other["excluded"] = sys.argv[2], True
+json.dump(m, open(sys.argv[3], "w"))' "$d/meta.json" "$project" "$d/meta-excluded.json"
+    sed "s#$d/meta.json#$d/meta-excluded.json#" "$cfg" > "$d/e2e-excluded.json"
+    expect "state show: an excluded distribution is left out of its project's sum" \
+        test "$("$EW" state show -c "$d/e2e-excluded.json" --project "$project" "${range[@]}" | show_totals)" = "$truth"
     expect "state show: windows carry percentiles and top contributors" \
         python3 -c 'import json,sys
 w = json.load(sys.stdin)["windows"][0]
