@@ -138,7 +138,8 @@ fuzz-smoke:
 
 # ---- benchmarks (bench/) ----
 # 1. bench/run.sh: decodes a generated file of all-69-field lines with
-#    ew_decode_message and compares the rate with `wc -l` on the same file.
+#    ew_decode_message and compares the rate with `wc -l` on the same file;
+#    then `edgewatch replay --in-memory` of that file against decoding it.
 # 2. bench/state.sh: one member over a pre-filled topic on the test stack;
 #    Valkey round trips and commands (client and server side) per million
 #    records against issue 4's targets.
@@ -146,7 +147,10 @@ fuzz-smoke:
 #    (ew_state_flush of a simulated live member: 1000 entities, 1 s
 #    flushes, 3 minutes), without the scoring and polling that the
 #    member's figures include.
-# 3. bench_memory: resident memory of the metadata and the aggregator per
+# 3. bench/replay.sh: replay over several days of thousands of
+#    distributions (BENCH_DISTS, BENCH_DAYS, BENCH_DAY_MINUTES), in memory
+#    and into a Valkey namespace, each against decoding the same files.
+# 4. bench_memory: resident memory of the metadata and the aggregator per
 #    active distribution, for 1000, 5000 and 10000 distributions.
 # Figures only; see docs/performance.md.
 BENCH_DIR := $(BUILD)/bench
@@ -167,6 +171,7 @@ $(BENCH_DIR)/bench_flush: $(BENCH_DIR)/bench_flush.o $(BUILD)/libedgewatch.a
 bench: all $(BENCH_DIR)/bench_decode $(BENCH_DIR)/bench_memory $(BENCH_DIR)/bench_flush
 	EDGEWATCH=$(BUILD)/edgewatch BENCH_DECODE=$(BENCH_DIR)/bench_decode bash bench/run.sh
 	EDGEWATCH=$(BUILD)/edgewatch BENCH_FLUSH=$(BENCH_DIR)/bench_flush bash bench/state.sh
+	EDGEWATCH=$(BUILD)/edgewatch BENCH_DECODE=$(BENCH_DIR)/bench_decode bash bench/replay.sh
 	$(BENCH_DIR)/bench_memory
 
 clean:

@@ -14,6 +14,9 @@
 #    takes its own best of 3) for ns/record of ew_decode_message alone.
 # 3. Prints lines, MB (10^6 bytes), rates, decode/wc ratio, decode-only
 #    ns/record, heap allocations per million records, and errors.
+# 4. Replay: BENCH_REPLAY_ROUNDS rounds (default 3) of `bench_decode FILE`
+#    then `edgewatch replay --in-memory --input FILE` (all 69 fields), and
+#    the median of replay rate / decode rate over the rounds.
 # Figures only: nothing is asserted about time. Exits 1 when a line fails
 # to decode or the decode loop allocates.
 set -euo pipefail
@@ -148,29 +151,40 @@ fi
 
 # ---- replay: the whole pipeline over the same file, in-memory state ----
 # `edgewatch replay --in-memory` reads, decodes, windows, aggregates,
-# flushes to the in-memory backend and scores every window; against
-# bench_decode's read+split+decode of the same file (process wall time,
-# best of 3 each), the issue's target is >= 80 %.
+# flushes to the in-memory backend and scores every window. The machine is
+# shared, so each of BENCH_REPLAY_ROUNDS rounds (default 3) times
+# bench_decode FILE (read+split+decode) and then the replay, and the
+# figure is the median over the rounds of replay rate / decode rate; the
+# issue's target is >= 80 %.
 replay_cfg=$DIR/replay.json
 printf '{"cloudfront": {"fields": ["%s"], "max_line_bytes": 65536}}\n' \
     "$("$BENCH_DECODE" --print-fields | sed 's/,/", "/g')" > "$replay_cfg"
-best_rep=0
-for _ in 1 2 3; do
+rounds=()
+for ((round = 1; round <= ${BENCH_REPLAY_ROUNDS:-3}; round++)); do
     t0=$(now)
+    "$BENCH_DECODE" "$file" > /dev/null
+    t1=$(now)
     "$EDGEWATCH" replay -c "$replay_cfg" --in-memory --input "$file" --alerts-out /dev/null 2> "$DIR/replay.log" || {
         echo "bench: edgewatch replay failed:" >&2; tail -5 "$DIR/replay.log" >&2; exit 1
     }
-    t1=$(now)
-    ns=$(( t1 - t0 ))
-    (( best_rep == 0 || ns < best_rep )) && best_rep=$ns
+    t2=$(now)
+    rounds+=("$(( t1 - t0 )) $(( t2 - t1 ))")
 done
 rep_records=$(sed -n 's/.*replay summary: \([0-9]*\) records.*/\1/p' "$DIR/replay.log")
-awk -v records="$records" -v dec_ns="$best_dec" -v rep_records="$rep_records" -v rep_ns="$best_rep" 'BEGIN {
-    dec = records / (dec_ns / 1e9); rep = rep_records / (rep_ns / 1e9)
-    printf "\nedgewatch replay benchmark: the same file, whole pipeline, in-memory state, one core\n"
-    printf "%-42s %12.0f records/s  %.3f s\n", "bench_decode FILE (read+split+decode)", dec, dec_ns / 1e9
-    printf "%-42s %12.0f records/s  %.3f s\n", "edgewatch replay --in-memory --input FILE", rep, rep_ns / 1e9
-    printf "%-42s %.1f %%  target >= 80 %%: %s\n", "replay rate / decode rate", 100 * rep / dec, (rep >= 0.8 * dec ? "MET" : "MISSED")
+printf '%s\n' "${rounds[@]}" | awk -v records="$records" -v rep_records="$rep_records" '
+function median(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ n++; dec[n] = records / ($1 / 1e9); rep[n] = rep_records / ($2 / 1e9); ratio[n] = rep[n] / dec[n] }
+END {
+    printf "\nedgewatch replay benchmark: the same file, whole pipeline, in-memory state\n"
+    printf "%-6s %28s %28s %8s\n", "round", "bench_decode FILE records/s", "replay --in-memory records/s", "ratio"
+    for (i = 1; i <= n; i++)
+        printf "%-6d %28.0f %28.0f %7.1f%%\n", i, dec[i], rep[i], 100 * ratio[i]
+    m = median(ratio, n)
+    printf "%-6s %28.0f %28.0f %7.1f%%\n", "median", median(dec, n), median(rep, n), 100 * m
+    printf "%-42s %.1f %%  target >= 80 %%: %s\n", "replay rate / decode rate (median)", 100 * m, (m >= 0.8 ? "MET" : "MISSED")
 }'
 grep "replay summary" "$DIR/replay.log"
 if [ "$rep_records" != "$records" ]; then

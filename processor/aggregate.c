@@ -99,9 +99,37 @@ static void entity_index_grow(ew_aggregate *a)
     a->n_entity_index = n;
 }
 
+static uint64_t load64(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* Every record's entity is interned, so its name is hashed a word at a
+ * time (the last word overlapping the one before), not byte by byte; the
+ * final mix spreads every bit into the low bits the index uses. Only this
+ * index sees the value. */
+static uint64_t name_hash(ew_str s)
+{
+    const uint64_t k = 0xff51afd7ed558ccdULL;
+    uint64_t h = (s.len + 1) * 0x9E3779B97F4A7C15ULL;
+    if (s.len >= 8) {
+        for (size_t i = 0; i + 8 < s.len; i += 8)
+            h = (h ^ load64(s.ptr + i)) * k;
+        h = (h ^ load64(s.ptr + s.len - 8)) * k;
+    } else {
+        for (size_t i = 0; i < s.len; i++)
+            h = (h ^ (unsigned char)s.ptr[i]) * k;
+    }
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
 uint32_t ew_entity_intern(ew_aggregate *a, ew_str name)
 {
-    uint64_t h = ew_hash64(name.ptr, name.len, EW_HASH_SEED);
+    uint64_t h = name_hash(name);
     size_t i = h & (a->n_entity_index - 1);
     for (uint32_t v; (v = a->entity_index[i]); i = (i + 1) & (a->n_entity_index - 1)) {
         entity_entry *e = &a->entities[v - 1];
@@ -145,25 +173,21 @@ ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_sta
     return d;
 }
 
+/* The number of bounds below ms, counted without branches: latencies are
+ * spread over the buckets, so a search would mispredict on most records. */
 int ew_latency_bucket(int32_t ms)
 {
     int b = 0;
-    while (b < EW_LAT_BUCKETS - 1 && ms > ew_latency_bounds_ms[b])
-        b++;
+    for (int i = 0; i < EW_LAT_BUCKETS - 1; i++)
+        b += ms > ew_latency_bounds_ms[i];
     return b;
 }
 
 static ew_status_class status_class(uint32_t status)
 {
-    if (status >= 200 && status < 300)
-        return EW_S2XX;
-    if (status >= 300 && status < 400)
-        return EW_S3XX;
-    if (status >= 400 && status < 500)
-        return EW_S4XX;
-    if (status >= 500 && status < 600)
-        return EW_S5XX;
-    return EW_SOTHER;
+    static const uint8_t by_hundreds[10] = {EW_SOTHER, EW_SOTHER, EW_S2XX,   EW_S3XX,   EW_S4XX,
+                                            EW_S5XX,   EW_SOTHER, EW_SOTHER, EW_SOTHER, EW_SOTHER};
+    return status < 1000 ? (ew_status_class)by_hundreds[status / 100] : EW_SOTHER;
 }
 
 void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)

@@ -452,6 +452,21 @@ ew_decode_error ew_cf_finish(ew_cf_record *r)
     return ew_cf_identity(r).len ? EW_DECODE_OK : EW_DECODE_NO_IDENTITY;
 }
 
+void ew_cf_record_detach(ew_cf_record *r, char *dst)
+{
+    ew_str *strs[] = {&r->distribution_id, &r->host_header, &r->cs_host, &r->tenant_id, &r->client_ip, &r->asn,
+                      &r->country, &r->edge_location, &r->uri_stem, &r->uri_path};
+    memcpy(dst, r->scratch, r->scratch_used);
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        ew_str *s = strs[i];
+        /* Compared as integers: ordering pointers into different objects
+         * is undefined. */
+        uintptr_t p = (uintptr_t)s->ptr, base = (uintptr_t)r->scratch;
+        if (s->len && p >= base && p < base + r->scratch_used)
+            s->ptr = dst + (p - base);
+    }
+}
+
 ew_str ew_cf_identity(const ew_cf_record *r)
 {
     if (r->distribution_id.len)

@@ -23,6 +23,7 @@
 #include "edgewatch/common.h"
 #include "edgewatch/core.h"
 #include "edgewatch/decode.h"
+#include "edgewatch/line_feed.h"
 #include "edgewatch/range_source.h"
 #include "edgewatch/sink.h"
 #include "edgewatch/state.h"
@@ -98,8 +99,8 @@ typedef struct {
     alert_file alerts;
     const char *topic;     /* the configured topic, or "replay" for files */
     volatile sig_atomic_t *stop;
-    char *line;            /* read buffer: at least twice the longest line */
-    size_t line_cap;
+    ew_line_feed *feed;    /* real-time lines, decoded on a second thread */
+    ew_cf_record *record;  /* the feed's records, one at a time */
     uint64_t bytes_total, bytes_done, bytes_done_before, since_flush;
     int64_t started_ms, last_progress_ms;
     bool tty;
@@ -339,87 +340,25 @@ static bool replay_avro_file(replay *r, int32_t partition, const char *path)
     return ok;
 }
 
-/* Lines are split in place in a large buffer filled by gzread (which
- * passes plain files through): no copy per line, one scan for the newline.
- * A line longer than max_line_bytes is handed on cut at max_line_bytes + 1
- * bytes, so the decoder names it line_too_long, and its rest is skipped. */
-typedef struct {
-    gzFile gz;
-    char *buf;
-    size_t cap, start, end;
-    bool eof, skipping;
-} line_reader;
-
-static bool refill(line_reader *lr)
-{
-    if (lr->start > 0) {
-        memmove(lr->buf, lr->buf + lr->start, lr->end - lr->start);
-        lr->end -= lr->start;
-        lr->start = 0;
-    }
-    int got = gzread(lr->gz, lr->buf + lr->end, (unsigned)(lr->cap - lr->end));
-    if (got <= 0) {
-        lr->eof = true;
-        return false;
-    }
-    lr->end += (size_t)got;
-    return true;
-}
-
-/* Next line (without its newline or CR); false at end of input. */
-static bool next_line(line_reader *lr, size_t max_len, const char **line, size_t *len)
-{
-    for (;;) {
-        char *nl = memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
-        size_t avail = (nl ? (size_t)(nl - lr->buf) : lr->end) - lr->start;
-        if (!nl && avail <= max_len && !lr->eof && refill(lr))
-            continue;
-        if (!nl && avail == 0)
-            return false;
-        *line = lr->buf + lr->start;
-        *len = avail > max_len ? max_len + 1 : avail;
-        bool whole = nl != NULL;
-        lr->start = whole ? (size_t)(nl - lr->buf) + 1 : lr->end;
-        if (!whole && avail > max_len)
-            lr->skipping = true; /* the rest of this long line is dropped below */
-        if (*len > 0 && (*line)[*len - 1] == '\r' && *len <= max_len)
-            (*len)--;
-        return true;
-    }
-}
-
-/* After a cut line: drop bytes up to and including its newline. */
-static void skip_rest(line_reader *lr)
-{
-    while (lr->skipping) {
-        char *nl = memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
-        if (nl) {
-            lr->start = (size_t)(nl - lr->buf) + 1;
-            lr->skipping = false;
-        } else {
-            lr->start = lr->end;
-            if (!refill(lr))
-                lr->skipping = false;
-        }
-    }
-}
-
+/* Lines are read, split and decoded ahead by the feed's thread (see
+ * line_feed.h); folding stays here, in input order. */
 static bool replay_lines(replay *r, int32_t partition, gzFile gz)
 {
-    line_reader lr = {gz, r->line, r->line_cap, 0, 0, false, false};
-    int64_t offset = 0;
-    const char *line;
-    size_t len;
-    while (!*r->stop && next_line(&lr, r->cfg->max_line_bytes, &line, &len)) {
-        skip_rest(&lr);
-        if ((offset & 4095) == 0)
-            r->bytes_done = r->bytes_done_before + (uint64_t)gzoffset(gz);
-        if (len == 0)
-            continue;
-        if (!fold(r, partition, offset++, NULL, EW_DECODE_OK, line, len))
-            return false;
+    char err[256];
+    if (!ew_line_feed_start(r->feed, gz, err, sizeof err)) {
+        ew_error("replay: %s", err);
+        return false;
     }
-    return true;
+    int64_t offset = 0;
+    ew_decode_error e;
+    bool ok = true;
+    while (ok && !*r->stop && ew_line_feed_next(r->feed, r->record, &e)) {
+        if ((offset & 4095) == 0)
+            r->bytes_done = r->bytes_done_before + ew_line_feed_position(r->feed);
+        ok = fold(r, partition, offset++, r->record, e, NULL, 0);
+    }
+    ew_line_feed_stop(r->feed);
+    return ok;
 }
 
 /* Real-time lines or a standard-log archive, told apart by the first line
@@ -432,7 +371,9 @@ static bool replay_input(replay *r, int32_t partition, const char *path)
         ew_error("replay: cannot open %s: %s", path, strerror(errno));
         return false;
     }
-    gzbuffer(gz, 1 << 20); /* fewer, larger reads; must precede the first */
+    /* Must precede the first read. The feed's reads are larger than twice
+     * this, so zlib reads (or inflates) them straight into its buffers. */
+    gzbuffer(gz, 64 << 10);
     char first[17] = "";
     if (!is_stdin) {
         int got = gzread(gz, first, 16);
@@ -618,15 +559,18 @@ static int run_replay(const replay_args *a, ew_config *cfg, const ew_suppression
         fprintf(stderr, "edgewatch replay: %s\n", err);
         rc = EW_EXIT_USAGE;
     } else {
-        r.line_cap = 2 * cfg->max_line_bytes + (1 << 20);
-        r.line = malloc(r.line_cap);
         r.started_ms = r.last_progress_ms = ew_mono_ms();
-        bool ok;
+        bool ok = true;
         if (a->from) {
             ok = run_topic(&r, a);
         } else {
             r.bytes_total = input_bytes(a);
-            ok = register_inputs(&r, a->n_inputs);
+            r.record = malloc(sizeof *r.record);
+            if (!r.record || !(r.feed = ew_line_feed_new(cfg, err, sizeof err))) {
+                ew_error("replay: %s", r.record ? err : "out of memory");
+                ok = false;
+            }
+            ok = ok && register_inputs(&r, a->n_inputs);
             for (size_t i = 0; ok && !*stop && i < a->n_inputs; i++)
                 ok = replay_input(&r, (int32_t)i, a->inputs[i]);
         }
@@ -646,7 +590,8 @@ static int run_replay(const replay_args *a, ew_config *cfg, const ew_suppression
         fclose(r.alerts.out);
     else
         fflush(stdout);
-    free(r.line);
+    ew_line_feed_free(r.feed);
+    free(r.record);
     ew_core_free(r.core);
     ew_state_close(r.state);
     ew_sink_free(r.alerts.sink);

@@ -1,10 +1,14 @@
 /* topk.c -- Space-Saving heavy hitters per dimension, and their text form.
  *
  * Adding is on the per-record hot path (five adds per record), so it only
- * touches the struct: the value is cut and sanitized into a stack buffer,
- * then compared with at most EW_TOPK_SLOTS slots (length first, bytes
- * last). With three short slots a hash would cost more than it saves, in
- * time and in the bytes every delta carries.
+ * touches the struct: the value is cut, checked a word at a time for
+ * control bytes (sanitized into a stack buffer only when it has some),
+ * then compared with at most EW_TOPK_SLOTS slots, length first, then with
+ * a few word loads that overlap instead of a memcmp call or a byte loop.
+ * Most adds of a long tail evict, so the copy is done the same way and the
+ * smallest count is picked without branches. With three short slots a
+ * hash would cost more than it saves, in time and in the bytes every delta
+ * carries.
  *
  * The text side (format, parse, merge) runs once per flushed delta and
  * dimension. It sorts with insertion sort: at most a few dozen entries.
@@ -90,6 +94,96 @@ static void sanitize(const char *src, size_t n, char *dst)
     }
 }
 
+static uint64_t load64(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether a word has a byte below 0x20 or equal to 0x7f. The classic
+ * has-less / has-zero bit tricks: exact as a yes/no answer. */
+static bool word_has_control(uint64_t w)
+{
+    uint64_t below = (w - 0x20 * ONES) & ~w & HIGHS;
+    uint64_t del = w ^ (0x7f * ONES);
+    return ((below | ((del - ONES) & ~del)) & HIGHS) != 0;
+}
+
+static uint32_t load32(const char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+static uint16_t load16(const char *p)
+{
+    uint16_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* The n <= 8 bytes at p in one word, some of them twice: two loads that
+ * overlap, never reading outside [0, n). */
+static uint64_t load_short(const char *p, size_t n)
+{
+    if (n >= 4)
+        return load32(p) | (uint64_t)load32(p + n - 4) << 32;
+    if (n >= 2)
+        return load16(p) | (uint64_t)load16(p + n - 2) << 16 | 0x2020202000000000ULL;
+    return (unsigned char)p[0] | 0x2020202020202000ULL;
+}
+
+/* Most values are plain printable text, stored as they are: checking a
+ * word at a time lets them be compared and copied without sanitizing. */
+static bool has_control(const char *s, size_t n)
+{
+    if (n < 8)
+        return word_has_control(load_short(s, n));
+    for (size_t i = 0; i + 8 < n; i += 8)
+        if (word_has_control(load64(s + i)))
+            return true;
+    return word_has_control(load64(s + n - 8));
+}
+
+/* Equality of n > 0 bytes, inlined: memcmp is a library call, and these
+ * values are short. The last load overlaps the one before it, so no
+ * byte-by-byte tail and no access outside [0, n). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load64(a + i) != load64(b + i))
+                return false;
+        return load64(a + n - 8) == load64(b + n - 8);
+    }
+    return load_short(a, n) == load_short(b, n);
+}
+
+/* memcpy of n > 0 bytes, the same way. */
+static void copy_bytes(char *dst, const char *src, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            memcpy(dst + i, src + i, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t head = load32(src), tail = load32(src + n - 4);
+        memcpy(dst, &head, 4);
+        memcpy(dst + n - 4, &tail, 4);
+    } else if (n >= 2) {
+        uint16_t head = load16(src), tail = load16(src + n - 2);
+        memcpy(dst, &head, 2);
+        memcpy(dst + n - 2, &tail, 2);
+    } else {
+        dst[0] = src[0];
+    }
+}
+
 static uint32_t count_up(uint32_t c)
 {
     return c == UINT32_MAX ? c : c + 1;
@@ -107,7 +201,7 @@ static const char *slot_bytes_const(const ew_topk *t, ew_dim dim, size_t i)
 
 static void slot_set(ew_topk *t, ew_dim dim, size_t i, const char *v, size_t n, uint32_t inherited)
 {
-    memcpy(slot_bytes(t, dim, i), v, n);
+    copy_bytes(slot_bytes(t, dim, i), v, n);
     t->len[dim][i] = (uint8_t)n;
     t->count[dim][i] = count_up(inherited);
     t->err[dim][i] = inherited;
@@ -119,25 +213,17 @@ static size_t slot_min(const uint32_t *count)
 {
     size_t m = 0;
     for (size_t i = 1; i < EW_TOPK_SLOTS; i++)
-        if (count[i] < count[m])
-            m = i;
+        m = count[i] < count[m] ? i : m; /* a conditional move: evictions are a coin toss */
     return m;
 }
 
-
-void ew_topk_add(ew_topk *t, ew_dim dim, ew_str value)
+/* Counts v (already cut and sanitized, n > 0) in dim. */
+static inline void add_value(ew_topk *t, ew_dim dim, const char *v, size_t n)
 {
-    if ((unsigned)dim >= EW_DIMS)
-        return;
-    size_t n = clip_utf8(value, dim_cap[dim]);
-    if (n == 0)
-        return;
-    char v[CAP_MAX];
-    sanitize(value.ptr, n, v);
     uint32_t *count = t->count[dim];
     size_t i = 0;
     for (; i < EW_TOPK_SLOTS && count[i]; i++) {
-        if (t->len[dim][i] == n && memcmp(slot_bytes(t, dim, i), v, n) == 0) {
+        if (t->len[dim][i] == n && same_bytes(slot_bytes(t, dim, i), v, n)) {
             count[i] = count_up(count[i]);
             return;
         }
@@ -150,13 +236,35 @@ void ew_topk_add(ew_topk *t, ew_dim dim, ew_str value)
     slot_set(t, dim, m, v, n, count[m]);
 }
 
+/* Inlined into ew_topk_add_record with a constant dim, so the capacity
+ * and the offsets are constants too. */
+static inline __attribute__((always_inline)) void add_dim(ew_topk *t, ew_dim dim, ew_str value)
+{
+    size_t n = clip_utf8(value, dim_cap[dim]);
+    if (n == 0)
+        return;
+    if (!has_control(value.ptr, n)) {
+        add_value(t, dim, value.ptr, n);
+        return;
+    }
+    char v[CAP_MAX];
+    sanitize(value.ptr, n, v);
+    add_value(t, dim, v, n);
+}
+
+void ew_topk_add(ew_topk *t, ew_dim dim, ew_str value)
+{
+    if ((unsigned)dim < EW_DIMS)
+        add_dim(t, dim, value);
+}
+
 void ew_topk_add_record(ew_topk *t, const ew_cf_record *r)
 {
-    ew_topk_add(t, EW_DIM_CLIENT_IP, r->client_ip);
-    ew_topk_add(t, EW_DIM_ASN, r->asn);
-    ew_topk_add(t, EW_DIM_COUNTRY, r->country);
-    ew_topk_add(t, EW_DIM_URI, r->uri_path);
-    ew_topk_add(t, EW_DIM_EDGE, r->edge_location);
+    add_dim(t, EW_DIM_CLIENT_IP, r->client_ip);
+    add_dim(t, EW_DIM_ASN, r->asn);
+    add_dim(t, EW_DIM_COUNTRY, r->country);
+    add_dim(t, EW_DIM_URI, r->uri_path);
+    add_dim(t, EW_DIM_EDGE, r->edge_location);
 }
 
 /* ---- ordering and writing ---- */
@@ -274,7 +382,8 @@ static bool parse_count(const char *s, size_t n, uint64_t *out)
     return v > 0;
 }
 
-static bool parse_value(const char *s, size_t n, char *out, size_t cap)
+/* A value of 1 .. cap - 1 bytes, none of them a control byte. */
+static bool valid_value(const char *s, size_t n, size_t cap)
 {
     if (n == 0 || n >= cap)
         return false;
@@ -283,29 +392,58 @@ static bool parse_value(const char *s, size_t n, char *out, size_t cap)
         if (c < 0x20 || c == 0x7f)
             return false;
     }
-    memcpy(out, s, n);
-    out[n] = '\0';
     return true;
 }
 
-static bool parse_line(const char *s, size_t n, ew_top_entry *e)
+/* An entry of the text, its value left where it is. */
+typedef struct {
+    const char *value;
+    size_t len;
+    uint64_t count;
+} text_entry;
+
+#define VALUE_CAP (sizeof ((ew_top_entry *)0)->value)
+
+static bool parse_line(const char *s, size_t n, text_entry *e)
 {
     const char *tab = memchr(s, '\t', n);
     if (!tab)
         return false;
     size_t nd = (size_t)(tab - s);
-    return parse_count(s, nd, &e->count) && parse_value(tab + 1, n - nd - 1, e->value, sizeof e->value);
+    e->value = tab + 1;
+    e->len = n - nd - 1;
+    return parse_count(s, nd, &e->count) && valid_value(e->value, e->len, VALUE_CAP);
+}
+
+/* The next entry from *pos on; false when the text ends first. */
+static bool next_entry(const char *text, size_t len, size_t *pos, text_entry *e)
+{
+    while (*pos < len) {
+        const char *nl = memchr(text + *pos, '\n', len - *pos);
+        size_t start = *pos, end = nl ? (size_t)(nl - text) : len;
+        *pos = end + 1;
+        if (parse_line(text + start, end - start, e))
+            return true;
+    }
+    return false;
+}
+
+static size_t parse_entries(const char *text, size_t len, text_entry *out, size_t cap)
+{
+    size_t n = 0, pos = 0;
+    while (n < cap && next_entry(text, len, &pos, &out[n]))
+        n++;
+    return n;
 }
 
 size_t ew_topk_parse(const char *text, size_t len, ew_top_entry *out, size_t cap)
 {
     size_t n = 0, pos = 0;
-    while (pos < len && n < cap) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - text) : len;
-        if (parse_line(text + pos, end - pos, &out[n]))
-            n++;
-        pos = end + 1;
+    text_entry e;
+    while (n < cap && next_entry(text, len, &pos, &e)) {
+        memcpy(out[n].value, e.value, e.len);
+        out[n].value[e.len] = '\0';
+        out[n++].count = e.count;
     }
     return n;
 }
@@ -319,12 +457,12 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 
 /* Folds e[0..n) into distinct values, summing counts; first sight keeps
  * its place. Returns the number of distinct values. */
-static size_t sum_duplicates(ew_top_entry *e, size_t n)
+static size_t sum_duplicates(text_entry *e, size_t n)
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
-        while (j < m && strcmp(e[j].value, e[i].value) != 0)
+        while (j < m && (e[j].len != e[i].len || memcmp(e[j].value, e[i].value, e[i].len) != 0))
             j++;
         if (j < m)
             e[j].count = add_sat(e[j].count, e[i].count);
@@ -334,15 +472,15 @@ static size_t sum_duplicates(ew_top_entry *e, size_t n)
     return m;
 }
 
-static bool top_before(const ew_top_entry *a, const ew_top_entry *b)
+static bool top_before(const text_entry *a, const text_entry *b)
 {
-    return entry_cmp(a->count, a->value, strlen(a->value), b->count, b->value, strlen(b->value)) < 0;
+    return entry_cmp(a->count, a->value, a->len, b->count, b->value, b->len) < 0;
 }
 
-static void sort_entries(ew_top_entry *e, size_t n)
+static void sort_entries(text_entry *e, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
-        ew_top_entry x = e[i];
+        text_entry x = e[i];
         size_t j = i;
         for (; j > 0 && top_before(&x, &e[j - 1]); j--)
             e[j] = e[j - 1];
@@ -350,16 +488,17 @@ static void sort_entries(ew_top_entry *e, size_t n)
     }
 }
 
+/* Values stay in a and b, as slices: no copies, no strlen. */
 size_t ew_topk_merge_text(const char *a, size_t alen, const char *b, size_t blen, size_t keep, char *out,
                           size_t cap)
 {
-    ew_top_entry e[2 * EW_TOPK_MERGE_IN];
-    size_t n = ew_topk_parse(a, alen, e, EW_TOPK_MERGE_IN);
-    n += ew_topk_parse(b, blen, e + n, EW_TOPK_MERGE_IN);
+    text_entry e[2 * EW_TOPK_MERGE_IN];
+    size_t n = parse_entries(a, alen, e, EW_TOPK_MERGE_IN);
+    n += parse_entries(b, blen, e + n, EW_TOPK_MERGE_IN);
     n = sum_duplicates(e, n);
     sort_entries(e, n);
     text_writer w = {out, cap, 0, false};
     for (size_t i = 0; i < n && i < keep; i++)
-        put_entry(&w, e[i].count, e[i].value, strlen(e[i].value));
+        put_entry(&w, e[i].count, e[i].value, e[i].len);
     return writer_end(&w);
 }

@@ -121,6 +121,15 @@ char *ew_cf_scratch(ew_cf_record *r, size_t n);
  * there is a timestamp and an identity. */
 ew_decode_error ew_cf_finish(ew_cf_record *r);
 
+/* A decoded record handed to another thread needs only what comes before
+ * its scratch buffer, once the scratch bytes in use live elsewhere:
+ * ew_cf_record_detach copies those r->scratch_used bytes to dst and points
+ * the strings that were in the scratch buffer at the copy. The first
+ * EW_CF_RECORD_HEAD bytes of r are then the whole record, valid as long as
+ * the message and dst are. */
+#define EW_CF_RECORD_HEAD offsetof(ew_cf_record, scratch)
+void ew_cf_record_detach(ew_cf_record *r, char *dst);
+
 /* ---- field names ---- */
 
 /* Canonical position (1-based) of an AWS real-time field name, or 0. */

@@ -1,0 +1,43 @@
+/* line_feed.h -- real-time log lines of one replay input, read, split and
+ * decoded ahead on a second thread.
+ *
+ * Decoding is most of a replay's work, and the rest (windows, aggregation,
+ * the state store, scoring) is single-owner state that must see records in
+ * input order. So one thread reads (gunzipping) and decodes into batches of
+ * records while the caller folds the previous batch. The caller gets every
+ * non-empty line's record in input order whatever the threads' timing, so
+ * results do not change; only decoding moves.
+ *
+ * Lines follow replay's rules: without their LF or CR LF; a line longer
+ * than max_line_bytes is decoded cut at max_line_bytes + 1 bytes (so the
+ * decoder names it line_too_long) and its rest is skipped; an unterminated
+ * last line counts. Nothing is allocated per record: batches are reused.
+ */
+#ifndef EDGEWATCH_LINE_FEED_H
+#define EDGEWATCH_LINE_FEED_H
+
+#include "edgewatch/config.h"
+#include "edgewatch/decode.h"
+
+#include <zlib.h>
+
+typedef struct ew_line_feed ew_line_feed;
+
+/* Decodes with its own decoder, configured as the core's is from cfg
+ * (fields, max_line_bytes, Avro schemas). NULL with err set. */
+ew_line_feed *ew_line_feed_new(const ew_config *cfg, char *err, size_t errcap);
+/* Stops a running input first. */
+void ew_line_feed_free(ew_line_feed *f);
+
+/* Starts reading gz from its current position; the feed reads it until
+ * ew_line_feed_stop, and the caller must not touch gz until then. */
+bool ew_line_feed_start(ew_line_feed *f, gzFile gz, char *err, size_t errcap);
+/* The next non-empty line's record: true with *rec and *e set (rec's
+ * strings stay valid until the next call), false at the end of the input. */
+bool ew_line_feed_next(ew_line_feed *f, ew_cf_record *rec, ew_decode_error *e);
+/* Where the input was (gzoffset) when the batch being read was filled. */
+uint64_t ew_line_feed_position(const ew_line_feed *f);
+/* Ends the input early or after its end, and waits for the thread. */
+void ew_line_feed_stop(ew_line_feed *f);
+
+#endif

@@ -1,0 +1,394 @@
+/* line_feed.c -- read, split and decode one input's lines on a second
+ * thread, handing the records over in batches.
+ *
+ * A ring of N_BATCHES batches is filled and read in the same order: batch
+ * k sits in slot k % N_BATCHES, the producer fills slot `produced` and the
+ * caller reads slot `released`, so each batch has one owner at a time and
+ * only the two counters are shared (under the mutex). A batch owns the
+ * input bytes its records point into: when the producer needs more input
+ * it moves to the next slot, copying the unfinished line there, instead of
+ * sliding the bytes of a buffer whose records are still to be folded.
+ * Reads of at least twice gzbuffer's size go straight into the batch,
+ * without a copy through zlib's buffer.
+ */
+#include "edgewatch/line_feed.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Enough batches to keep reading while the caller flushes and scores,
+ * about 10 ms every 65,536 records: 8 MiB of input ahead at most. */
+#define N_BATCHES 32
+#define BATCH_BYTES (256u << 10)
+#define BATCH_RECORDS 512
+#define BATCH_SCRATCH (16 * EW_CF_SCRATCH)
+/* Records ahead whose strings are fetched (see ew_line_feed_next). */
+#define PREFETCH_AHEAD 4
+
+typedef struct {
+    char *bytes;            /* input bytes; the records' strings point here */
+    unsigned char *heads;   /* n records of EW_CF_RECORD_HEAD bytes */
+    ew_decode_error *errors;
+    char *scratch;          /* the records' scratch bytes, detached */
+    size_t n, scratch_used;
+    uint64_t position;      /* gzoffset after the last read into bytes */
+} batch;
+
+struct ew_line_feed {
+    ew_message_decoder decoder;
+    ew_cf_record *record;   /* decoded into by the producer */
+    size_t max_len, cap;    /* max_line_bytes; bytes of a batch */
+    batch batches[N_BATCHES];
+    void *region;           /* every batch's memory, one mapping */
+    size_t region_len;
+    pthread_t thread;
+    bool running;
+    /* The producer's, from start to stop. */
+    gzFile gz;
+    batch *cur;
+    size_t start, end;
+    bool eof, skipping, quit;
+    /* Shared, under mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t produced, released;
+    bool done, cancel;
+    bool producer_waits, caller_waits; /* wake only a thread that sleeps */
+    /* The caller's. */
+    size_t next_record;
+    bool reading;           /* slot `released` is being read */
+};
+
+/* ---- set-up ---- */
+
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Memory of one batch in the region: bytes, heads, reasons, scratch. */
+static size_t batch_size(size_t cap)
+{
+    return round64(cap) + round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD) +
+           round64(BATCH_RECORDS * sizeof(ew_decode_error)) + BATCH_SCRATCH;
+}
+
+static void batch_place(batch *b, char *at, size_t cap)
+{
+    b->bytes = at;
+    at += round64(cap);
+    b->heads = (unsigned char *)at;
+    at += round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD);
+    b->errors = (ew_decode_error *)(void *)at;
+    at += round64(BATCH_RECORDS * sizeof(ew_decode_error));
+    b->scratch = at;
+}
+
+/* One mapping for every batch, touched page by page as input streams
+ * through it. Where transparent huge pages are enabled on request, the
+ * kernel backs it with 2 MiB pages: a page fault costs about as much as
+ * reading a 4 KiB page of input (far more on some virtual machines), and
+ * this turns thousands of them into a few. No huge pages is fine too. */
+static void *map_region(size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
+ew_line_feed *ew_line_feed_new(const ew_config *cfg, char *err, size_t errcap)
+{
+    ew_line_feed *f = calloc(1, sizeof *f);
+    if (!f || !ew_message_decoder_init(&f->decoder, (const char *const *)cfg->fields, cfg->n_fields,
+                                       cfg->max_line_bytes, cfg->avro_ids, (const char *const *)cfg->avro_paths,
+                                       cfg->n_avro, cfg->avro_bare, err, errcap)) {
+        free(f);
+        return NULL;
+    }
+    f->max_len = cfg->max_line_bytes;
+    /* Room for an unfinished line (at most max_len bytes) and a whole
+     * cut one after it, as the single-buffer reader had. */
+    f->cap = BATCH_BYTES + 2 * f->max_len;
+    f->region_len = N_BATCHES * batch_size(f->cap);
+    f->region = map_region(f->region_len);
+    bool ok = (f->record = malloc(sizeof *f->record)) != NULL && f->region;
+    for (size_t i = 0; ok && i < N_BATCHES; i++)
+        batch_place(&f->batches[i], (char *)f->region + i * batch_size(f->cap), f->cap);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    if (!ok) {
+        snprintf(err, errcap, "out of memory for the line feed");
+        ew_line_feed_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void ew_line_feed_free(ew_line_feed *f)
+{
+    if (!f)
+        return;
+    ew_line_feed_stop(f);
+    if (f->region)
+        munmap(f->region, f->region_len);
+    free(f->record);
+    ew_message_decoder_free(&f->decoder);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    free(f);
+}
+
+/* ---- producer: the ring ---- */
+
+/* Publishes the batch being filled, if it holds records, and waits for
+ * the next slot; NULL when the caller has given up. */
+static batch *next_slot(ew_line_feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->produced++;
+    if (f->caller_waits)
+        pthread_cond_broadcast(&f->cv);
+    f->producer_waits = true;
+    while (!f->cancel && f->produced - f->released >= N_BATCHES)
+        pthread_cond_wait(&f->cv, &f->mu);
+    f->producer_waits = false;
+    bool cancel = f->cancel;
+    pthread_mutex_unlock(&f->mu);
+    if (cancel)
+        return NULL;
+    batch *b = &f->batches[f->produced % N_BATCHES];
+    b->n = b->scratch_used = 0;
+    return b;
+}
+
+/* Continues in a fresh slot with the unread bytes, so the records of the
+ * current one keep their bytes. False when the caller has given up. */
+static bool move_on(ew_line_feed *f)
+{
+    batch *old = f->cur, *b = next_slot(f);
+    if (!b) {
+        f->quit = f->eof = true;
+        return false;
+    }
+    memcpy(b->bytes, old->bytes + f->start, f->end - f->start);
+    b->position = old->position;
+    f->end -= f->start;
+    f->start = 0;
+    f->cur = b;
+    return true;
+}
+
+static bool refill(ew_line_feed *f)
+{
+    if (f->cur->n > 0) {
+        if (!move_on(f))
+            return false;
+    } else if (f->start > 0) {
+        memmove(f->cur->bytes, f->cur->bytes + f->start, f->end - f->start);
+        f->end -= f->start;
+        f->start = 0;
+    }
+    int got = gzread(f->gz, f->cur->bytes + f->end, (unsigned)(f->cap - f->end));
+    if (got <= 0) {
+        f->eof = true;
+        return false;
+    }
+    f->end += (size_t)got;
+    f->cur->position = (uint64_t)gzoffset(f->gz);
+    return true;
+}
+
+/* ---- producer: lines ---- */
+
+/* Next line (without its newline or CR); false at end of input. */
+static bool next_line(ew_line_feed *f, const char **line, size_t *len)
+{
+    for (;;) {
+        char *buf = f->cur->bytes;
+        char *nl = memchr(buf + f->start, '\n', f->end - f->start);
+        size_t avail = (nl ? (size_t)(nl - buf) : f->end) - f->start;
+        if (!nl && avail <= f->max_len && !f->eof) {
+            refill(f); /* then look again: the bytes may have moved */
+            continue;
+        }
+        if (f->quit || (!nl && avail == 0))
+            return false;
+        *line = buf + f->start;
+        *len = avail > f->max_len ? f->max_len + 1 : avail;
+        bool whole = nl != NULL;
+        f->start = whole ? (size_t)(nl - buf) + 1 : f->end;
+        if (!whole && avail > f->max_len)
+            f->skipping = true; /* the rest of this long line is dropped below */
+        if (*len > 0 && (*line)[*len - 1] == '\r' && *len <= f->max_len)
+            (*len)--;
+        return true;
+    }
+}
+
+/* After a cut line: drop bytes up to and including its newline. */
+static void skip_rest(ew_line_feed *f)
+{
+    while (f->skipping) {
+        char *buf = f->cur->bytes;
+        char *nl = memchr(buf + f->start, '\n', f->end - f->start);
+        if (nl) {
+            f->start = (size_t)(nl - buf) + 1;
+            f->skipping = false;
+        } else {
+            f->start = f->end;
+            if (!refill(f))
+                f->skipping = false;
+        }
+    }
+}
+
+/* Decodes into the batch. A bad record is only its reason: the core reads
+ * nothing else of it. */
+static void decode_into(ew_line_feed *f, const char *line, size_t len)
+{
+    batch *b = f->cur;
+    ew_cf_record *r = f->record;
+    ew_decode_error e = ew_decode_message(&f->decoder, line, len, r);
+    b->errors[b->n] = e;
+    if (e == EW_DECODE_OK) {
+        ew_cf_record_detach(r, b->scratch + b->scratch_used);
+        b->scratch_used += r->scratch_used;
+        memcpy(b->heads + b->n * EW_CF_RECORD_HEAD, r, EW_CF_RECORD_HEAD);
+    }
+    b->n++;
+}
+
+static bool batch_full(const batch *b)
+{
+    return b->n == BATCH_RECORDS || b->scratch_used + EW_CF_SCRATCH > BATCH_SCRATCH;
+}
+
+static void finish_input(ew_line_feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    if (!f->quit && f->cur->n > 0)
+        f->produced++;
+    f->done = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void *produce(void *arg)
+{
+    ew_line_feed *f = arg;
+    const char *line;
+    size_t len;
+    while (next_line(f, &line, &len)) {
+        /* Before skip_rest, which may move on from the line's bytes. */
+        if (len > 0)
+            decode_into(f, line, len);
+        skip_rest(f);
+        if (!f->quit && batch_full(f->cur) && !move_on(f))
+            break;
+    }
+    finish_input(f);
+    return NULL;
+}
+
+/* ---- caller ---- */
+
+bool ew_line_feed_start(ew_line_feed *f, gzFile gz, char *err, size_t errcap)
+{
+    ew_line_feed_stop(f);
+    f->gz = gz;
+    f->cur = &f->batches[0];
+    f->cur->n = f->cur->scratch_used = 0;
+    f->cur->position = 0;
+    f->start = f->end = 0;
+    f->eof = f->skipping = f->quit = false;
+    f->produced = f->released = 0;
+    f->done = f->cancel = false;
+    f->next_record = 0;
+    f->reading = false;
+    /* Signals are for the caller's thread, where the stop flag is read. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&f->thread, NULL, produce, f);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        snprintf(err, errcap, "cannot start the reading thread: %s", strerror(rc));
+        return false;
+    }
+    f->running = true;
+    return true;
+}
+
+/* Waits for the next published batch; false at the end of the input. */
+static bool take_batch(ew_line_feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->reading) {
+        f->released++;
+        f->reading = false;
+        if (f->producer_waits)
+            pthread_cond_broadcast(&f->cv);
+    }
+    f->caller_waits = true;
+    while (f->produced == f->released && !f->done)
+        pthread_cond_wait(&f->cv, &f->mu);
+    f->caller_waits = false;
+    f->reading = f->produced > f->released;
+    pthread_mutex_unlock(&f->mu);
+    f->next_record = 0;
+    return f->reading;
+}
+
+/* Where a head keeps the strings the core reads of every record: the
+ * identity and the top-list dimensions. */
+static const size_t read_first[] = {
+    offsetof(ew_cf_record, host_header), offsetof(ew_cf_record, client_ip), offsetof(ew_cf_record, asn),
+    offsetof(ew_cf_record, country),     offsetof(ew_cf_record, uri_path),  offsetof(ew_cf_record, edge_location),
+};
+
+bool ew_line_feed_next(ew_line_feed *f, ew_cf_record *rec, ew_decode_error *e)
+{
+    if (!f->running)
+        return false;
+    const batch *b = &f->batches[f->released % N_BATCHES];
+    while (!f->reading || f->next_record == b->n) {
+        if (!take_batch(f))
+            return false;
+        b = &f->batches[f->released % N_BATCHES];
+    }
+    size_t i = f->next_record++;
+    /* Those strings were written by the other core: asking for them a few
+     * records early hides most of the wait. Written out here because GCC 12
+     * drops a helper that only prefetches as having no effect. */
+    size_t ahead = i + PREFETCH_AHEAD;
+    if (ahead < b->n && b->errors[ahead] == EW_DECODE_OK)
+        for (size_t k = 0; k < sizeof read_first / sizeof read_first[0]; k++) {
+            ew_str v;
+            memcpy(&v, b->heads + ahead * EW_CF_RECORD_HEAD + read_first[k], sizeof v);
+            __builtin_prefetch(v.ptr);
+        }
+    *e = b->errors[i];
+    if (*e == EW_DECODE_OK)
+        memcpy(rec, b->heads + i * EW_CF_RECORD_HEAD, EW_CF_RECORD_HEAD);
+    return true;
+}
+
+uint64_t ew_line_feed_position(const ew_line_feed *f)
+{
+    return f->reading ? f->batches[f->released % N_BATCHES].position : 0;
+}
+
+void ew_line_feed_stop(ew_line_feed *f)
+{
+    if (!f->running)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->cancel = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->thread, NULL);
+    f->running = false;
+}
