@@ -31,12 +31,12 @@
 #      commands    <= 2 x distinct (entity, window) pairs touched
 #    These member figures are end to end: besides the flushes (one EVALSHA
 #    of flush.lua each) they include scoring closed windows (3 round trips
-#    per window, ~5 plain commands per scored entity), the close.lua poll
+#    per window, 9 commands per window and ~5 per scored entity), the close.lua poll
 #    on every flush tick and start-up (SCRIPT LOAD, assignment). So the
 #    script also prints where the traffic went, from the member's log
 #    ("scored window", "assigned N partition(s)" lines) and the
 #    commandstats (EVALSHA calls - flushes - assignments = close polls;
-#    close.lua's HGETs = all HGETs - scoring's - assignment's), and judges
+#    close.lua's HGETs = all HGETs - assignment's), and judges
 #    the flush path's share on its own. The flush.lua server figure is what
 #    remains after the other parts, so it carries any error in them.
 # 6. Runs BENCH_FLUSH (build/bench/bench_flush) against the same Valkey:
@@ -308,11 +308,11 @@ awk -v records="$records" -v bytes="$bytes" -v minutes="$minutes" -v dists="$DIS
         start_rt = 3 + 2 * assigns                       # SCRIPT LOAD x3; assign.lua + offsets per assignment
         start_cmd = 3 + assigns + 2 * assigned_parts     # HGET off + HGET wm per partition
         start_srv = 3 + 4 * assigns + 4 * assigned_parts # + assign.lua: TIME, HSETNX + HSET each, 2 EXPIRE
-        score_rt = 3 * scored                            # SMEMBERS; HGET + 2 HGETALL each; HSET + EXPIRE each, SET, ZREM
-        score_cmd = 3 * scored + 5 * scored_entities
+        score_rt = 3 * scored                            # SMEMBERS + ZRANGEBYSCORE; HGETALL + HMGET each; MULTI..EXEC
+        score_cmd = 9 * scored + 5 * scored_entities     # MULTI, HSET + PEXPIRE + ZADD each, ZREMRANGEBYSCORE, PEXPIRE, SET, ZREM, EXEC
         other_rt = rt - flushes - polls - start_rt - score_rt
         other_cmd = cmds - flushes - polls - start_cmd - score_cmd
-        close_hget = hget - scored_entities - 2 * assigned_parts
+        close_hget = hget - 2 * assigned_parts
         close_srv = 3 * polls + close_hget + zrange + (sets - scored) # EVALSHA, TIME, HGETALL; HGET wmt; claims
         flush_srv = server - score_cmd - other_cmd - start_srv - close_srv
     }
@@ -348,7 +348,7 @@ awk -v records="$records" -v bytes="$bytes" -v minutes="$minutes" -v dists="$DIS
     printf "scoring, close polls and start-up, not only the flush path the targets are about)\n"
     printf "  %-42s %10s %12s %12s\n", "", "round trips", "client cmds", "server cmds"
     share("flushes: 1 EVALSHA flush.lua each", flushes, flushes, flush_srv)
-    share("scoring: 3 per window, 5 cmds per entity", score_rt, score_cmd, score_cmd)
+    share("scoring: 3 per window, ~5 cmds per entity", score_rt, score_cmd, score_cmd)
     share("close.lua polls: 1 per flush tick", polls, polls, close_srv)
     share("start-up: 3 SCRIPT LOAD, 2 per assignment", start_rt, start_cmd, start_srv)
     share("other: incident writes, rewinds", other_rt, other_cmd, other_cmd)

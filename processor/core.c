@@ -27,9 +27,11 @@
 /* End of input: far past any event time, with room for the arithmetic. */
 #define END_OF_TIME_MS (INT64_MAX / 4)
 /* Top contributors per dimension on an alert: enough to see a DDoS's
- * addresses or a hot object, few enough to read at a glance. */
+ * addresses (5 client IPs) or a hot object (3 of the rest), few enough to
+ * read at a glance. */
+#define TOP_CLIENT_IPS 5
 #define TOP_PER_DIMENSION 3
-#define MAX_CONTRIBUTORS (5 * TOP_PER_DIMENSION)
+#define MAX_CONTRIBUTORS (TOP_CLIENT_IPS + 4 * TOP_PER_DIMENSION)
 
 struct ew_core {
     const ew_config *cfg;
@@ -293,7 +295,8 @@ static const char *const dimensions[][2] = {
 /* Stored top lists are "COUNT\tVALUE\n" lines, heaviest first. */
 static void add_top_list(contributors *out, const char *dimension, const char *text)
 {
-    for (int k = 0; k < TOP_PER_DIMENSION && *text && out->n < MAX_CONTRIBUTORS; k++) {
+    int most = strcmp(dimension, "client_ip") == 0 ? TOP_CLIENT_IPS : TOP_PER_DIMENSION;
+    for (int k = 0; k < most && *text && out->n < MAX_CONTRIBUTORS; k++) {
         char *tab;
         double count = strtod(text, &tab);
         const char *end = strchr(text, '\n');

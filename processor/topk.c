@@ -3,7 +3,7 @@
  * Adding is on the per-record hot path (five adds per record), so it only
  * touches the struct: the value is cut, checked a word at a time for
  * control bytes (sanitized into a stack buffer only when it has some),
- * then compared with at most EW_TOPK_SLOTS slots, length first, then with
+ * then compared with at most its dimension's slots, length first, then with
  * a few word loads that overlap instead of a memcmp call or a byte loop.
  * Most adds of a long tail evict, so the copy is done the same way and the
  * smallest count is picked without branches. With three short slots a
@@ -25,19 +25,25 @@ static const uint8_t dim_cap[EW_DIMS] = {EW_TOPK_CAP_CLIENT_IP, EW_TOPK_CAP_ASN,
 
 /* Offset of each dimension's first slot in ew_topk.bytes; slot i of a
  * dimension starts i * dim_cap bytes further. */
-#define OFF_ASN (EW_TOPK_SLOTS * EW_TOPK_CAP_CLIENT_IP)
+#define OFF_ASN (EW_TOPK_IP_SLOTS * EW_TOPK_CAP_CLIENT_IP)
 #define OFF_COUNTRY (OFF_ASN + EW_TOPK_SLOTS * EW_TOPK_CAP_ASN)
 #define OFF_URI (OFF_COUNTRY + EW_TOPK_SLOTS * EW_TOPK_CAP_COUNTRY)
 #define OFF_EDGE (OFF_URI + EW_TOPK_SLOTS * EW_TOPK_CAP_URI)
 static const uint16_t dim_off[EW_DIMS] = {0, OFF_ASN, OFF_COUNTRY, OFF_URI, OFF_EDGE};
-_Static_assert(OFF_EDGE + EW_TOPK_SLOTS * EW_TOPK_CAP_EDGE == EW_TOPK_SLOTS * EW_TOPK_VALUE_BYTES,
+_Static_assert(OFF_EDGE + EW_TOPK_SLOTS * EW_TOPK_CAP_EDGE == EW_TOPK_VALUE_BYTES,
                "dimension offsets must tile the value pool");
+/* Each dimension's first slot in the count, err and len arrays. */
+static const uint8_t dim_slots[EW_DIMS] = {EW_TOPK_IP_SLOTS, EW_TOPK_SLOTS, EW_TOPK_SLOTS, EW_TOPK_SLOTS,
+                                           EW_TOPK_SLOTS};
+static const uint8_t dim_first[EW_DIMS] = {0, EW_TOPK_IP_SLOTS, EW_TOPK_IP_SLOTS + EW_TOPK_SLOTS,
+                                           EW_TOPK_IP_SLOTS + 2 * EW_TOPK_SLOTS, EW_TOPK_IP_SLOTS + 3 * EW_TOPK_SLOTS};
+_Static_assert(EW_TOPK_IP_SLOTS + 4 * EW_TOPK_SLOTS == EW_TOPK_ALL_SLOTS, "slots must tile the arrays");
 
 #define CAP_MAX EW_TOPK_CAP_URI
 _Static_assert(CAP_MAX < 256, "slot lengths are uint8_t");
 
 /* Longest entry: 10 digits of a uint32_t count, TAB, value, LF. */
-_Static_assert(EW_TOPK_SLOTS * (10 + 1 + CAP_MAX + 1) + 1 <= EW_TOPK_TEXT_MAX, "EW_TOPK_TEXT_MAX too small");
+_Static_assert(EW_TOPK_SLOTS_MAX * (10 + 1 + CAP_MAX + 1) + 1 <= EW_TOPK_TEXT_MAX, "EW_TOPK_TEXT_MAX too small");
 /* Longest merged entry: a sum of 2 * EW_TOPK_MERGE_IN counts below 10^15
  * has at most 17 digits. */
 _Static_assert(EW_TOPK_KEEP * (17 + 1 + 71 + 1) + 1 <= EW_TOPK_MERGED_MAX, "EW_TOPK_MERGED_MAX too small");
@@ -202,17 +208,17 @@ static const char *slot_bytes_const(const ew_topk *t, ew_dim dim, size_t i)
 static void slot_set(ew_topk *t, ew_dim dim, size_t i, const char *v, size_t n, uint32_t inherited)
 {
     copy_bytes(slot_bytes(t, dim, i), v, n);
-    t->len[dim][i] = (uint8_t)n;
-    t->count[dim][i] = count_up(inherited);
-    t->err[dim][i] = inherited;
+    t->len[dim_first[dim] + i] = (uint8_t)n;
+    t->count[dim_first[dim] + i] = count_up(inherited);
+    t->err[dim_first[dim] + i] = inherited;
 }
 
 /* Index of the smallest count; the lowest index among equals, so eviction
  * is deterministic. */
-static size_t slot_min(const uint32_t *count)
+static size_t slot_min(const uint32_t *count, size_t slots)
 {
     size_t m = 0;
-    for (size_t i = 1; i < EW_TOPK_SLOTS; i++)
+    for (size_t i = 1; i < slots; i++)
         m = count[i] < count[m] ? i : m; /* a conditional move: evictions are a coin toss */
     return m;
 }
@@ -220,19 +226,20 @@ static size_t slot_min(const uint32_t *count)
 /* Counts v (already cut and sanitized, n > 0) in dim. */
 static inline void add_value(ew_topk *t, ew_dim dim, const char *v, size_t n)
 {
-    uint32_t *count = t->count[dim];
-    size_t i = 0;
-    for (; i < EW_TOPK_SLOTS && count[i]; i++) {
-        if (t->len[dim][i] == n && same_bytes(slot_bytes(t, dim, i), v, n)) {
+    uint32_t *count = &t->count[dim_first[dim]];
+    const uint8_t *len = &t->len[dim_first[dim]];
+    size_t i = 0, slots = dim_slots[dim];
+    for (; i < slots && count[i]; i++) {
+        if (len[i] == n && same_bytes(slot_bytes(t, dim, i), v, n)) {
             count[i] = count_up(count[i]);
             return;
         }
     }
-    if (i < EW_TOPK_SLOTS) {
+    if (i < slots) {
         slot_set(t, dim, i, v, n, 0);
         return;
     }
-    size_t m = slot_min(count);
+    size_t m = slot_min(count, slots);
     slot_set(t, dim, m, v, n, count[m]);
 }
 
@@ -329,19 +336,27 @@ static size_t writer_end(text_writer *w)
 
 /* ---- format ---- */
 
-static uint32_t guaranteed(const ew_topk *t, ew_dim dim, size_t i) { return t->count[dim][i] - t->err[dim][i]; }
+static uint32_t guaranteed(const ew_topk *t, ew_dim dim, size_t i)
+{
+    return t->count[dim_first[dim] + i] - t->err[dim_first[dim] + i];
+}
+
+bool ew_topk_used(const ew_topk *t, ew_dim dim)
+{
+    return (unsigned)dim < EW_DIMS && t->count[dim_first[dim]] != 0;
+}
 
 static bool slot_before(const ew_topk *t, ew_dim dim, size_t a, size_t b)
 {
-    return entry_cmp(guaranteed(t, dim, a), slot_bytes_const(t, dim, a), t->len[dim][a], guaranteed(t, dim, b),
-                     slot_bytes_const(t, dim, b), t->len[dim][b]) < 0;
+    return entry_cmp(guaranteed(t, dim, a), slot_bytes_const(t, dim, a), t->len[dim_first[dim] + a],
+                     guaranteed(t, dim, b), slot_bytes_const(t, dim, b), t->len[dim_first[dim] + b]) < 0;
 }
 
 /* Slots of dim with a non-zero lower bound, in text order; returns how many. */
 static size_t sorted_slots(const ew_topk *t, ew_dim dim, size_t *order)
 {
     size_t n = 0;
-    for (size_t i = 0; i < EW_TOPK_SLOTS && t->count[dim][i]; i++) {
+    for (size_t i = 0; i < dim_slots[dim] && t->count[dim_first[dim] + i]; i++) {
         if (!guaranteed(t, dim, i))
             continue;
         size_t j = n++;
@@ -357,11 +372,11 @@ size_t ew_topk_format(const ew_topk *t, ew_dim dim, char *buf, size_t cap)
     text_writer w = {buf, cap, 0, false};
     if ((unsigned)dim >= EW_DIMS)
         return writer_end(&w);
-    size_t order[EW_TOPK_SLOTS];
+    size_t order[EW_TOPK_SLOTS_MAX];
     size_t n = sorted_slots(t, dim, order);
     for (size_t k = 0; k < n; k++) {
         size_t i = order[k];
-        put_entry(&w, guaranteed(t, dim, i), slot_bytes_const(t, dim, i), t->len[dim][i]);
+        put_entry(&w, guaranteed(t, dim, i), slot_bytes_const(t, dim, i), t->len[dim_first[dim] + i]);
     }
     return writer_end(&w);
 }

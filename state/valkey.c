@@ -228,7 +228,7 @@ static bool pair_goes_out(const ew_delta *d, int64_t ship_through_ms)
     if (!ew_delta_ships(d, ship_through_ms))
         return false;
     for (int dim = 0; dim < EW_DIMS; dim++)
-        if (d->top.count[dim][0])
+        if (ew_topk_used(&d->top, (ew_dim)dim))
             return true;
     return false;
 }

@@ -37,7 +37,14 @@
 
 typedef enum { EW_DIM_CLIENT_IP, EW_DIM_ASN, EW_DIM_COUNTRY, EW_DIM_URI, EW_DIM_EDGE, EW_DIMS } ew_dim;
 
+/* Slots per dimension. Client IPs get more: a DDoS from a handful of
+ * addresses (5 sending 13 % of a window each, plus a third of noise) needs
+ * about 8 counters to keep all of them, while one hot URI, ASN, country or
+ * edge location stands out with 3. */
 #define EW_TOPK_SLOTS 3
+#define EW_TOPK_IP_SLOTS 8
+#define EW_TOPK_SLOTS_MAX EW_TOPK_IP_SLOTS
+#define EW_TOPK_ALL_SLOTS (EW_TOPK_IP_SLOTS + (EW_DIMS - 1) * EW_TOPK_SLOTS)
 
 /* Bytes kept of a value, without NUL. An IPv6 address, IPv4-mapped ones
  * included, is at most 45 characters; "AS" prefixes and 32-bit ASNs fit 10;
@@ -51,20 +58,23 @@ typedef enum { EW_DIM_CLIENT_IP, EW_DIM_ASN, EW_DIM_COUNTRY, EW_DIM_URI, EW_DIM_
 #define EW_TOPK_CAP_URI 55
 #define EW_TOPK_CAP_EDGE 11
 #define EW_TOPK_VALUE_BYTES                                                                     \
-    (EW_TOPK_CAP_CLIENT_IP + EW_TOPK_CAP_ASN + EW_TOPK_CAP_COUNTRY + EW_TOPK_CAP_URI + EW_TOPK_CAP_EDGE)
+    (EW_TOPK_IP_SLOTS * EW_TOPK_CAP_CLIENT_IP +                                                 \
+     EW_TOPK_SLOTS * (EW_TOPK_CAP_ASN + EW_TOPK_CAP_COUNTRY + EW_TOPK_CAP_URI + EW_TOPK_CAP_EDGE))
 
 /* Struct of arrays so the counters and lengths compared on every add share
  * cache lines; value bytes live in one pool, each dimension's slots at a
  * fixed offset (see topk.c). A slot is free when its count is 0; used slots
  * are always a prefix because counts never go down. */
 typedef struct {
-    uint32_t count[EW_DIMS][EW_TOPK_SLOTS];
-    uint32_t err[EW_DIMS][EW_TOPK_SLOTS]; /* count inherited on eviction */
-    uint8_t len[EW_DIMS][EW_TOPK_SLOTS];
-    char bytes[EW_TOPK_SLOTS * EW_TOPK_VALUE_BYTES];
+    uint32_t count[EW_TOPK_ALL_SLOTS]; /* each dimension's slots in a row (topk.c) */
+    uint32_t err[EW_TOPK_ALL_SLOTS];   /* count inherited on eviction */
+    uint8_t len[EW_TOPK_ALL_SLOTS];
+    char bytes[EW_TOPK_VALUE_BYTES];
 } ew_topk;
 
-_Static_assert(sizeof(ew_topk) <= 600, "ew_topk is embedded in every delta: keep it small");
+_Static_assert(sizeof(ew_topk) <= 800, "ew_topk is embedded in every delta: keep it small");
+/* Whether a dimension of t has counted anything. */
+bool ew_topk_used(const ew_topk *t, ew_dim dim);
 
 void ew_topk_clear(ew_topk *t);
 /* Counts one value. Empty values are ignored. The value is first cut to the
@@ -85,7 +95,7 @@ const char *ew_dim_field(ew_dim d);
  * when cap > 0 and never longer than cap - 1. When cap is too small, the
  * heaviest entries that fit whole are written and the rest dropped. */
 size_t ew_topk_format(const ew_topk *t, ew_dim dim, char *buf, size_t cap);
-#define EW_TOPK_TEXT_MAX (EW_TOPK_SLOTS * 96)
+#define EW_TOPK_TEXT_MAX (EW_TOPK_SLOTS_MAX * 96)
 
 typedef struct {
     char value[72];

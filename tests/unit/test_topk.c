@@ -86,7 +86,7 @@ static void test_count_saturates(void **state)
     ew_topk t;
     ew_topk_clear(&t);
     add_n(&t, EW_DIM_EDGE, "SFO53-P7", 1);
-    t.count[EW_DIM_EDGE][0] = UINT32_MAX - 1;
+    t.count[EW_TOPK_IP_SLOTS + 3 * EW_TOPK_SLOTS] = UINT32_MAX - 1; /* the first edge slot */
     add_n(&t, EW_DIM_EDGE, "SFO53-P7", 2);
     assert_format(&t, EW_DIM_EDGE, "4294967295\tSFO53-P7\n");
 }
@@ -535,12 +535,44 @@ static void test_merge_shared_vector_with_lua(void **state)
                  EW_TOPK_KEEP, "9\t/q\n5\t/a\n5\t/x\n4\t/c\n3\t/b\n1\t/1\n1\t/2\n1\t/3\n1\t/4\n1\t/e\n");
 }
 
+
+/* A DDoS from a handful of addresses: 5 IPs send two thirds of a window,
+ * interleaved with a third of one-off addresses. All 5 must come out, each
+ * with a lower bound of at least 10 % of the window. */
+static void test_client_ips_of_a_ddos(void **state)
+{
+    (void)state;
+    ew_topk t;
+    ew_topk_clear(&t);
+    uint64_t n = 0;
+    for (int i = 0; i < 3000; i++) {
+        char ip[32];
+        if (i % 3 == 2)
+            snprintf(ip, sizeof ip, "198.51.%d.%d", i / 250, i % 250);
+        else
+            snprintf(ip, sizeof ip, "203.0.113.%d", (i * 7) % 5 + 1);
+        ew_topk_add(&t, EW_DIM_CLIENT_IP, S(ip));
+        n++;
+    }
+    char text[EW_TOPK_TEXT_MAX];
+    size_t len = ew_topk_format(&t, EW_DIM_CLIENT_IP, text, sizeof text);
+    ew_top_entry e[EW_TOPK_SLOTS_MAX];
+    size_t k = ew_topk_parse(text, len, e, EW_TOPK_SLOTS_MAX);
+    assert_true(k >= 5);
+    for (size_t i = 0; i < 5; i++) {
+        if (strncmp(e[i].value, "203.0.113.", 10) != 0 || e[i].count * 10 < n)
+            fail_msg("entry %zu: %s with %llu of %llu", i, e[i].value, (unsigned long long)e[i].count,
+                     (unsigned long long)n);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_counts_few_values),
         cmocka_unit_test(test_eviction_rule),
         cmocka_unit_test(test_count_saturates),
+        cmocka_unit_test(test_client_ips_of_a_ddos),
         cmocka_unit_test(test_guarantee_heavy_last),
         cmocka_unit_test(test_guarantee_heavy_among_one_offs),
         cmocka_unit_test(test_guarantee_skewed_random),
