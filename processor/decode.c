@@ -452,6 +452,8 @@ ew_decode_error ew_cf_finish(ew_cf_record *r)
     return ew_cf_identity(r).len ? EW_DECODE_OK : EW_DECODE_NO_IDENTITY;
 }
 
+/* Every string member of ew_cf_record is listed here: one left out would
+ * keep pointing into the scratch buffer of the thread that decoded it. */
 void ew_cf_record_detach(ew_cf_record *r, char *dst)
 {
     ew_str *strs[] = {&r->distribution_id, &r->host_header, &r->cs_host, &r->tenant_id, &r->client_ip, &r->asn,

@@ -1,15 +1,25 @@
 /* line_feed.c -- read, split and decode one input's lines on a second
- * thread, handing the records over in batches.
+ * thread, handing the records over in batches, and share the decoding with
+ * the caller when it would otherwise wait.
  *
  * A ring of N_BATCHES batches is filled and read in the same order: batch
- * k sits in slot k % N_BATCHES, the producer fills slot `produced` and the
- * caller reads slot `released`, so each batch has one owner at a time and
- * only the two counters are shared (under the mutex). A batch owns the
- * input bytes its records point into: when the producer needs more input
- * it moves to the next slot, copying the unfinished line there, instead of
- * sliding the bytes of a buffer whose records are still to be folded.
- * Reads of at least twice gzbuffer's size go straight into the batch,
- * without a copy through zlib's buffer.
+ * k sits in slot k % N_BATCHES, the reading thread fills slot `produced`
+ * and the caller reads slot `released`. A batch owns the input bytes its
+ * lines lie in: when the reader needs more input it moves to the next
+ * slot, copying the unfinished line there, instead of sliding the bytes of
+ * a buffer whose lines are still to be folded. Reads of at least twice
+ * gzbuffer's size go straight into the batch, without a copy through
+ * zlib's buffer.
+ *
+ * Decoding is most of the work and folding must stay in order on the
+ * caller's thread, so a published batch (FILLED: lines split, nothing
+ * decoded) is decoded by whichever thread claims it first, under the
+ * mutex. The reader decodes what it reads, except the batch the caller
+ * takes next; the caller, reaching a batch nobody has claimed, decodes
+ * its lines itself as it folds them. When folding is quicker than decoding,
+ * the caller thus takes over part of the decoding instead of waiting, and
+ * both cores decode. Either way a record decodes to the same thing, and
+ * the caller gets them in input order: results do not depend on timing.
  */
 #include "edgewatch/line_feed.h"
 
@@ -29,25 +39,35 @@
 /* Records ahead whose strings are fetched (see ew_line_feed_next). */
 #define PREFETCH_AHEAD 4
 
+typedef enum { FILLED, DECODING, DECODED, TAKEN } batch_state;
+
 typedef struct {
-    char *bytes;            /* input bytes; the records' strings point here */
-    unsigned char *heads;   /* n records of EW_CF_RECORD_HEAD bytes */
+    size_t at, len;
+} line_span;
+
+typedef struct {
+    char *bytes;            /* input bytes; the lines and records point here */
+    line_span *lines;       /* n non-empty lines, as the decoder gets them */
+    unsigned char *heads;   /* records decoded by the reader, EW_CF_RECORD_HEAD bytes each */
     ew_decode_error *errors;
     char *scratch;          /* the records' scratch bytes, detached */
-    size_t n, scratch_used;
+    size_t n, n_decoded;    /* lines; the first n_decoded have heads */
+    size_t scratch_used;
+    batch_state state;      /* under the mutex once published */
     uint64_t position;      /* gzoffset after the last read into bytes */
 } batch;
 
 struct ew_line_feed {
-    ew_message_decoder decoder;
-    ew_cf_record *record;   /* decoded into by the producer */
-    size_t max_len, cap;    /* max_line_bytes; bytes of a batch */
+    ew_message_decoder decoder; /* the reader's */
+    ew_message_decoder own;     /* the caller's, for the lines it decodes */
+    ew_cf_record *record;       /* decoded into by the reader */
+    size_t max_len, cap;        /* max_line_bytes; bytes of a batch */
     batch batches[N_BATCHES];
-    void *region;           /* every batch's memory, one mapping */
+    void *region;               /* every batch's memory, one mapping */
     size_t region_len;
     pthread_t thread;
     bool running;
-    /* The producer's, from start to stop. */
+    /* The reader's, from start to stop. */
     gzFile gz;
     batch *cur;
     size_t start, end;
@@ -57,27 +77,30 @@ struct ew_line_feed {
     pthread_cond_t cv;
     uint64_t produced, released;
     bool done, cancel;
-    bool producer_waits, caller_waits; /* wake only a thread that sleeps */
+    bool reader_waits, caller_waits; /* wake only a thread that sleeps */
     /* The caller's. */
     size_t next_record;
-    bool reading;           /* slot `released` is being read */
+    bool reading;               /* slot `released` is being read */
 };
 
 /* ---- set-up ---- */
 
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Memory of one batch in the region: bytes, heads, reasons, scratch. */
+/* Memory of one batch in the region: bytes, lines, heads, reasons, scratch. */
 static size_t batch_size(size_t cap)
 {
-    return round64(cap) + round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD) +
-           round64(BATCH_RECORDS * sizeof(ew_decode_error)) + BATCH_SCRATCH;
+    return round64(cap) + round64(BATCH_RECORDS * sizeof(line_span)) +
+           round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD) + round64(BATCH_RECORDS * sizeof(ew_decode_error)) +
+           BATCH_SCRATCH;
 }
 
 static void batch_place(batch *b, char *at, size_t cap)
 {
     b->bytes = at;
     at += round64(cap);
+    b->lines = (line_span *)(void *)at;
+    at += round64(BATCH_RECORDS * sizeof(line_span));
     b->heads = (unsigned char *)at;
     at += round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD);
     b->errors = (ew_decode_error *)(void *)at;
@@ -99,12 +122,22 @@ static void *map_region(size_t n)
     return p;
 }
 
+static bool decoder_init(ew_message_decoder *md, const ew_config *cfg, char *err, size_t errcap)
+{
+    return ew_message_decoder_init(md, (const char *const *)cfg->fields, cfg->n_fields, cfg->max_line_bytes,
+                                   cfg->avro_ids, (const char *const *)cfg->avro_paths, cfg->n_avro, cfg->avro_bare,
+                                   err, errcap);
+}
+
 ew_line_feed *ew_line_feed_new(const ew_config *cfg, char *err, size_t errcap)
 {
     ew_line_feed *f = calloc(1, sizeof *f);
-    if (!f || !ew_message_decoder_init(&f->decoder, (const char *const *)cfg->fields, cfg->n_fields,
-                                       cfg->max_line_bytes, cfg->avro_ids, (const char *const *)cfg->avro_paths,
-                                       cfg->n_avro, cfg->avro_bare, err, errcap)) {
+    if (!f || !decoder_init(&f->decoder, cfg, err, errcap)) {
+        free(f);
+        return NULL;
+    }
+    if (!decoder_init(&f->own, cfg, err, errcap)) {
+        ew_message_decoder_free(&f->decoder);
         free(f);
         return NULL;
     }
@@ -136,35 +169,103 @@ void ew_line_feed_free(ew_line_feed *f)
         munmap(f->region, f->region_len);
     free(f->record);
     ew_message_decoder_free(&f->decoder);
+    ew_message_decoder_free(&f->own);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     free(f);
 }
 
-/* ---- producer: the ring ---- */
+/* ---- reader: decoding a claimed batch ---- */
 
-/* Publishes the batch being filled, if it holds records, and waits for
- * the next slot; NULL when the caller has given up. */
-static batch *next_slot(ew_line_feed *f)
+/* Decodes the batch's lines into heads until its scratch space could run
+ * out; the caller decodes any lines left. A bad record is only its reason:
+ * the core reads nothing else of it. */
+static void decode_batch(ew_line_feed *f, batch *b)
 {
+    ew_cf_record *r = f->record;
+    size_t i = 0;
+    for (; i < b->n && b->scratch_used + EW_CF_SCRATCH <= BATCH_SCRATCH; i++) {
+        ew_decode_error e = ew_decode_message(&f->decoder, b->bytes + b->lines[i].at, b->lines[i].len, r);
+        b->errors[i] = e;
+        if (e != EW_DECODE_OK)
+            continue;
+        ew_cf_record_detach(r, b->scratch + b->scratch_used);
+        b->scratch_used += r->scratch_used;
+        memcpy(b->heads + i * EW_CF_RECORD_HEAD, r, EW_CF_RECORD_HEAD);
+    }
+    b->n_decoded = i;
+}
+
+/* The newest published batch nobody has claimed, leaving the one the
+ * caller takes next to the caller unless `all`: the reader works ahead of
+ * the caller, not on the batch it is about to wait for. NULL if none.
+ * Under mu. */
+static batch *claimable(ew_line_feed *f, bool all)
+{
+    uint64_t next = f->released + f->reading;
+    for (uint64_t k = f->produced; k-- > f->released;) {
+        batch *b = &f->batches[k % N_BATCHES];
+        if (b->state == FILLED && (all || k != next))
+            return b;
+    }
+    return NULL;
+}
+
+/* Decodes a claimable batch outside the mutex; false if there was none.
+ * Called and returns with mu held. */
+static bool decode_one(ew_line_feed *f, bool all)
+{
+    batch *b = claimable(f, all);
+    if (!b)
+        return false;
+    b->state = DECODING;
+    pthread_mutex_unlock(&f->mu);
+    decode_batch(f, b);
     pthread_mutex_lock(&f->mu);
+    b->state = DECODED;
+    if (f->caller_waits)
+        pthread_cond_broadcast(&f->cv);
+    return true;
+}
+
+/* ---- reader: the ring ---- */
+
+static void publish(ew_line_feed *f)
+{
+    f->cur->state = FILLED;
     f->produced++;
     if (f->caller_waits)
         pthread_cond_broadcast(&f->cv);
-    f->producer_waits = true;
-    while (!f->cancel && f->produced - f->released >= N_BATCHES)
+}
+
+/* Publishes the batch being filled and decodes older ones until a slot is
+ * free for the next; NULL when the caller has given up. */
+static batch *next_slot(ew_line_feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    publish(f);
+    for (;;) {
+        if (f->cancel)
+            break;
+        bool room = f->produced - f->released < N_BATCHES;
+        if (decode_one(f, !room))
+            continue;
+        if (room)
+            break;
+        f->reader_waits = true;
         pthread_cond_wait(&f->cv, &f->mu);
-    f->producer_waits = false;
+        f->reader_waits = false;
+    }
     bool cancel = f->cancel;
     pthread_mutex_unlock(&f->mu);
     if (cancel)
         return NULL;
     batch *b = &f->batches[f->produced % N_BATCHES];
-    b->n = b->scratch_used = 0;
+    b->n = b->n_decoded = b->scratch_used = 0;
     return b;
 }
 
-/* Continues in a fresh slot with the unread bytes, so the records of the
+/* Continues in a fresh slot with the unread bytes, so the lines of the
  * current one keep their bytes. False when the caller has given up. */
 static bool move_on(ew_line_feed *f)
 {
@@ -201,7 +302,21 @@ static bool refill(ew_line_feed *f)
     return true;
 }
 
-/* ---- producer: lines ---- */
+/* At the end of the input: the last batch goes out, and the reader
+ * decodes whatever the caller has not claimed yet. */
+static void finish_input(ew_line_feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    if (!f->quit && f->cur->n > 0)
+        publish(f);
+    f->done = true;
+    pthread_cond_broadcast(&f->cv);
+    while (!f->cancel && decode_one(f, true))
+        ;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* ---- reader: lines ---- */
 
 /* Next line (without its newline or CR); false at end of input. */
 static bool next_line(ew_line_feed *f, const char **line, size_t *len)
@@ -245,37 +360,6 @@ static void skip_rest(ew_line_feed *f)
     }
 }
 
-/* Decodes into the batch. A bad record is only its reason: the core reads
- * nothing else of it. */
-static void decode_into(ew_line_feed *f, const char *line, size_t len)
-{
-    batch *b = f->cur;
-    ew_cf_record *r = f->record;
-    ew_decode_error e = ew_decode_message(&f->decoder, line, len, r);
-    b->errors[b->n] = e;
-    if (e == EW_DECODE_OK) {
-        ew_cf_record_detach(r, b->scratch + b->scratch_used);
-        b->scratch_used += r->scratch_used;
-        memcpy(b->heads + b->n * EW_CF_RECORD_HEAD, r, EW_CF_RECORD_HEAD);
-    }
-    b->n++;
-}
-
-static bool batch_full(const batch *b)
-{
-    return b->n == BATCH_RECORDS || b->scratch_used + EW_CF_SCRATCH > BATCH_SCRATCH;
-}
-
-static void finish_input(ew_line_feed *f)
-{
-    pthread_mutex_lock(&f->mu);
-    if (!f->quit && f->cur->n > 0)
-        f->produced++;
-    f->done = true;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-}
-
 static void *produce(void *arg)
 {
     ew_line_feed *f = arg;
@@ -284,9 +368,9 @@ static void *produce(void *arg)
     while (next_line(f, &line, &len)) {
         /* Before skip_rest, which may move on from the line's bytes. */
         if (len > 0)
-            decode_into(f, line, len);
+            f->cur->lines[f->cur->n++] = (line_span){(size_t)(line - f->cur->bytes), len};
         skip_rest(f);
-        if (!f->quit && batch_full(f->cur) && !move_on(f))
+        if (!f->quit && f->cur->n == BATCH_RECORDS && !move_on(f))
             break;
     }
     finish_input(f);
@@ -300,7 +384,7 @@ bool ew_line_feed_start(ew_line_feed *f, gzFile gz, char *err, size_t errcap)
     ew_line_feed_stop(f);
     f->gz = gz;
     f->cur = &f->batches[0];
-    f->cur->n = f->cur->scratch_used = 0;
+    f->cur->n = f->cur->n_decoded = f->cur->scratch_used = 0;
     f->cur->position = 0;
     f->start = f->end = 0;
     f->eof = f->skipping = f->quit = false;
@@ -322,21 +406,26 @@ bool ew_line_feed_start(ew_line_feed *f, gzFile gz, char *err, size_t errcap)
     return true;
 }
 
-/* Waits for the next published batch; false at the end of the input. */
+/* Waits for the next batch to be published, then takes it: as it is if
+ * the reader decoded it, or claimed to decode here if nobody has started;
+ * a batch the reader is decoding is waited for. False at the end. */
 static bool take_batch(ew_line_feed *f)
 {
     pthread_mutex_lock(&f->mu);
     if (f->reading) {
         f->released++;
         f->reading = false;
-        if (f->producer_waits)
+        if (f->reader_waits)
             pthread_cond_broadcast(&f->cv);
     }
+    batch *b = &f->batches[f->released % N_BATCHES];
     f->caller_waits = true;
-    while (f->produced == f->released && !f->done)
+    while ((f->produced == f->released && !f->done) || (f->produced > f->released && b->state == DECODING))
         pthread_cond_wait(&f->cv, &f->mu);
     f->caller_waits = false;
     f->reading = f->produced > f->released;
+    if (f->reading && b->state == FILLED)
+        b->state = TAKEN; /* n_decoded stays 0: every line is decoded here */
     pthread_mutex_unlock(&f->mu);
     f->next_record = 0;
     return f->reading;
@@ -349,6 +438,24 @@ static const size_t read_first[] = {
     offsetof(ew_cf_record, country),     offsetof(ew_cf_record, uri_path),  offsetof(ew_cf_record, edge_location),
 };
 
+/* A record the reader decoded. Its strings were written by the other
+ * core: asking for those of a record a few ahead hides most of that
+ * wait. Written out here because GCC 12 drops a helper that only
+ * prefetches as having no effect. */
+static ew_decode_error copy_decoded(const batch *b, size_t i, ew_cf_record *rec)
+{
+    size_t ahead = i + PREFETCH_AHEAD;
+    if (ahead < b->n_decoded && b->errors[ahead] == EW_DECODE_OK)
+        for (size_t k = 0; k < sizeof read_first / sizeof read_first[0]; k++) {
+            ew_str v;
+            memcpy(&v, b->heads + ahead * EW_CF_RECORD_HEAD + read_first[k], sizeof v);
+            __builtin_prefetch(v.ptr);
+        }
+    if (b->errors[i] == EW_DECODE_OK)
+        memcpy(rec, b->heads + i * EW_CF_RECORD_HEAD, EW_CF_RECORD_HEAD);
+    return b->errors[i];
+}
+
 bool ew_line_feed_next(ew_line_feed *f, ew_cf_record *rec, ew_decode_error *e)
 {
     if (!f->running)
@@ -360,19 +467,10 @@ bool ew_line_feed_next(ew_line_feed *f, ew_cf_record *rec, ew_decode_error *e)
         b = &f->batches[f->released % N_BATCHES];
     }
     size_t i = f->next_record++;
-    /* Those strings were written by the other core: asking for them a few
-     * records early hides most of the wait. Written out here because GCC 12
-     * drops a helper that only prefetches as having no effect. */
-    size_t ahead = i + PREFETCH_AHEAD;
-    if (ahead < b->n && b->errors[ahead] == EW_DECODE_OK)
-        for (size_t k = 0; k < sizeof read_first / sizeof read_first[0]; k++) {
-            ew_str v;
-            memcpy(&v, b->heads + ahead * EW_CF_RECORD_HEAD + read_first[k], sizeof v);
-            __builtin_prefetch(v.ptr);
-        }
-    *e = b->errors[i];
-    if (*e == EW_DECODE_OK)
-        memcpy(rec, b->heads + i * EW_CF_RECORD_HEAD, EW_CF_RECORD_HEAD);
+    if (i < b->n_decoded)
+        *e = copy_decoded(b, i, rec);
+    else
+        *e = ew_decode_message(&f->own, b->bytes + b->lines[i].at, b->lines[i].len, rec);
     return true;
 }
 

@@ -99,7 +99,7 @@ typedef struct {
     alert_file alerts;
     const char *topic;     /* the configured topic, or "replay" for files */
     volatile sig_atomic_t *stop;
-    ew_line_feed *feed;    /* real-time lines, decoded on a second thread */
+    ew_line_feed *feed;    /* real-time lines, read and decoded ahead (line_feed.h) */
     ew_cf_record *record;  /* the feed's records, one at a time */
     uint64_t bytes_total, bytes_done, bytes_done_before, since_flush;
     int64_t started_ms, last_progress_ms;

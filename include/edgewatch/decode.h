@@ -94,7 +94,8 @@ typedef struct {
     ew_str client_ip, asn, country, edge_location;
     ew_str uri_stem;          /* as received */
     ew_str uri_path;          /* without the query, URL-decoded, valid UTF-8 */
-    /* Parts only ew_cf_finish() reads. */
+    /* A new string member goes into ew_cf_record_detach's list too.
+     * Parts only ew_cf_finish() reads: */
     int32_t date_days;        /* days since 1970-01-01, or INT32_MIN */
     int32_t time_s;           /* seconds into the day, or -1 */
     size_t scratch_used;

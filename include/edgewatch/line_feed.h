@@ -3,10 +3,11 @@
  *
  * Decoding is most of a replay's work, and the rest (windows, aggregation,
  * the state store, scoring) is single-owner state that must see records in
- * input order. So one thread reads (gunzipping) and decodes into batches of
- * records while the caller folds the previous batch. The caller gets every
- * non-empty line's record in input order whatever the threads' timing, so
- * results do not change; only decoding moves.
+ * input order. So one thread reads (gunzipping), splits and decodes
+ * batches of lines while the caller folds earlier ones; a caller that
+ * catches up decodes the next batch itself rather than wait, so on two
+ * cores both decode. The caller gets every non-empty line's record in
+ * input order whatever the threads' timing, so results do not change.
  *
  * Lines follow replay's rules: without their LF or CR LF; a line longer
  * than max_line_bytes is decoded cut at max_line_bytes + 1 bytes (so the
@@ -23,8 +24,8 @@
 
 typedef struct ew_line_feed ew_line_feed;
 
-/* Decodes with its own decoder, configured as the core's is from cfg
- * (fields, max_line_bytes, Avro schemas). NULL with err set. */
+/* Decodes with its own decoders, one per thread, configured as the core's
+ * is from cfg (fields, max_line_bytes, Avro schemas). NULL with err set. */
 ew_line_feed *ew_line_feed_new(const ew_config *cfg, char *err, size_t errcap);
 /* Stops a running input first. */
 void ew_line_feed_free(ew_line_feed *f);

@@ -1,7 +1,9 @@
 /* test_line_feed.c -- unit tests for the read-ahead line decoder of replay
  * (processor/line_feed.c): the records it hands over, in order, must be
  * exactly what splitting the input by replay's line rules and decoding each
- * line gives, whatever the batch and read boundaries.
+ * line gives, whatever the batch and read boundaries and whichever thread
+ * decoded them (a slow caller leaves the decoding to the reading thread, a
+ * quick one does part of it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,13 +59,16 @@ static void putf(text *t, const char *fmt, int i)
 /* Lines of every kind the reader must keep apart: plain, CR LF, escaped
  * paths (decoded into scratch), JSON, bad, empty, too long (and so cut),
  * and an unterminated last line. Enough to fill several batches. */
-static text sample_input(int n_lines)
+static text sample_input(int n_lines, bool scratch_heavy)
 {
     text t = {0};
     char longline[3 * MAX_LINE];
     memset(longline, 'z', sizeof longline);
     for (int i = 0; i < n_lines; i++) {
-        switch (i % 11) {
+        int kind = i % 11;
+        if (scratch_heavy && (kind <= 1 || kind == 3 || kind >= 8))
+            kind = 8;
+        switch (kind) {
         case 0: putf(&t, "%d.5\t10.0.0.%d\t200\t/a%%41b/%d\td1.cloudfront.net\n", i); break;
         case 1: putf(&t, "%d.25\t10.0.1.%d\t404\t/x/%d?q=1\td2.cloudfront.net\r\n", i); break;
         case 2: put(&t, "\n", 1); break;
@@ -72,6 +77,14 @@ static text sample_input(int n_lines)
         case 5: putf(&t, "%d\tnot-a-line %d %d\n", i); break;
         case 6: put(&t, "\r\n", 2); break;
         case 7: put(&t, longline, MAX_LINE); put(&t, "\r\n", 2); break; /* CR makes it one too long */
+        case 8:
+            if (scratch_heavy) { /* a 237-byte path decoded into scratch */
+                putf(&t, "%d.5\t10.0.3.%d\t200\t/%%41%d", i);
+                put(&t, longline, 230);
+                put(&t, "\td5.cloudfront.net\n", 19);
+                break;
+            }
+            /* fall through */
         default: putf(&t, "%d.75\t10.0.2.%d\t503\t/%%E2%%82%%AC/%d\td4.cloudfront.net\n", i); break;
         }
     }
@@ -131,8 +144,9 @@ static void write_file(const char *path, const text *t, bool gz)
 }
 
 /* Reads path through the feed (stopping after `stop_after` records when
- * non-zero) and checks every record against the reference. */
-static void check_feed(ew_line_feed *f, const char *path, const text *t, size_t stop_after)
+ * non-zero) and checks every record against the reference. A slow caller
+ * pauses now and then, so the reading thread decodes ahead of it. */
+static void check_feed(ew_line_feed *f, const char *path, const text *t, size_t stop_after, bool slow)
 {
     size_t cap = t->len, n_ref;
     const char **starts = malloc(cap * sizeof *starts);
@@ -151,6 +165,8 @@ static void check_feed(ew_line_feed *f, const char *path, const text *t, size_t 
     ew_decode_error e;
     while ((stop_after == 0 || n < stop_after) && ew_line_feed_next(f, got, &e)) {
         assert_true(n < n_ref);
+        if (slow && n % 1000 == 0)
+            usleep(2000);
         ew_decode_error we = ew_decode_message(&md, starts[n], lens[n], want);
         assert_int_equal(e, we);
         if (e == EW_DECODE_OK)
@@ -167,9 +183,9 @@ static void check_feed(ew_line_feed *f, const char *path, const text *t, size_t 
     ew_message_decoder_free(&md);
 }
 
-static void run_case(int n_lines, bool gz, size_t stop_after)
+static void run_case(int n_lines, bool gz, size_t stop_after, bool slow, bool scratch_heavy)
 {
-    text t = sample_input(n_lines);
+    text t = sample_input(n_lines, scratch_heavy);
     char path[] = "/tmp/test_line_feed.XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -179,9 +195,9 @@ static void run_case(int n_lines, bool gz, size_t stop_after)
     char err[256];
     ew_line_feed *f = ew_line_feed_new(&cfg, err, sizeof err);
     assert_non_null(f);
-    check_feed(f, path, &t, stop_after);
+    check_feed(f, path, &t, stop_after, slow);
     /* A feed reads one input after another. */
-    check_feed(f, path, &t, 0);
+    check_feed(f, path, &t, 0, !slow);
     ew_line_feed_free(f);
     unlink(path);
     free(t.data);
@@ -190,25 +206,34 @@ static void run_case(int n_lines, bool gz, size_t stop_after)
 static void test_small_input(void **state)
 {
     (void)state;
-    run_case(40, false, 0);
+    run_case(40, false, 0, false, false);
 }
 
 static void test_many_batches_plain(void **state)
 {
     (void)state;
-    run_case(30000, false, 0);
+    run_case(30000, false, 0, false, false);
 }
 
 static void test_many_batches_gzip(void **state)
 {
     (void)state;
-    run_case(30000, true, 0);
+    run_case(30000, true, 0, true, false);
 }
 
 static void test_stop_early(void **state)
 {
     (void)state;
-    run_case(30000, false, 5000);
+    run_case(30000, false, 5000, false, false);
+    run_case(30000, false, 5000, true, false);
+}
+
+/* More scratch bytes than a batch keeps for decoded records: the reading
+ * thread leaves the rest of such a batch for the caller to decode. */
+static void test_scratch_heavy(void **state)
+{
+    (void)state;
+    run_case(60000, false, 0, true, true);
 }
 
 static void test_empty_input(void **state)
@@ -240,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_many_batches_plain),
         cmocka_unit_test(test_many_batches_gzip),
         cmocka_unit_test(test_stop_early),
+        cmocka_unit_test(test_scratch_heavy),
         cmocka_unit_test(test_empty_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
