@@ -37,6 +37,7 @@ struct ew_core {
     const ew_config *cfg;
     const char *topic;
     ew_metadata *meta;
+    uint32_t *entity_of_dist; /* per metadata distribution: interned entity + 1, 0 = not yet */
     ew_message_decoder decoder;
     ew_cf_record record; /* reused: decoding allocates nothing per record */
     ew_windows windows;
@@ -59,13 +60,22 @@ static ew_metadata *load_metadata(const ew_config *cfg, char *err, size_t errcap
     return m;
 }
 
+/* Entities are interned for the aggregate's lifetime, so the cache only
+ * has to follow the metadata's distribution list. */
+static void use_metadata(ew_core *c, ew_metadata *m)
+{
+    ew_metadata_free(c->meta);
+    c->meta = m;
+    free(c->entity_of_dist);
+    c->entity_of_dist = calloc(ew_metadata_count(m) + 1, sizeof *c->entity_of_dist);
+}
+
 bool ew_core_reload_metadata(ew_core *c, char *err, size_t errcap)
 {
     ew_metadata *m = load_metadata(c->cfg, err, errcap);
     if (!m)
         return false;
-    ew_metadata_free(c->meta);
-    c->meta = m;
+    use_metadata(c, m);
     return true;
 }
 
@@ -80,14 +90,17 @@ ew_core *ew_core_new(const ew_config *cfg, ew_state *state, const char *topic, e
     c->state = state;
     c->out = out;
     c->replay = replay;
-    if (!(c->meta = load_metadata(cfg, err, errcap))) {
+    ew_metadata *m = load_metadata(cfg, err, errcap);
+    if (!m) {
         free(c);
         return NULL;
     }
+    use_metadata(c, m);
     if (!ew_message_decoder_init(&c->decoder, (const char *const *)cfg->fields, cfg->n_fields, cfg->max_line_bytes,
                                  cfg->avro_ids, (const char *const *)cfg->avro_paths, cfg->n_avro, cfg->avro_bare, err,
                                  errcap)) {
         ew_metadata_free(c->meta);
+        free(c->entity_of_dist);
         free(c);
         return NULL;
     }
@@ -105,6 +118,7 @@ void ew_core_free(ew_core *c)
     ew_aggregate_free(c->agg);
     ew_windows_free(&c->windows);
     ew_metadata_free(c->meta);
+    free(c->entity_of_dist);
     ew_message_decoder_free(&c->decoder);
     free(c);
 }
@@ -163,8 +177,13 @@ static uint32_t entity_of(ew_core *c, const ew_cf_record *r)
 {
     ew_str key = ew_cf_identity(r);
     const ew_distribution *d = ew_metadata_by_domain(c->meta, key);
-    if (d)
-        return ew_entity_intern(c->agg, ew_str_make(d->id, strlen(d->id)));
+    if (d) {
+        /* Interned once per distribution, not hashed again per record. */
+        uint32_t *cached = &c->entity_of_dist[ew_metadata_index_of(c->meta, d)];
+        if (!*cached)
+            *cached = ew_entity_intern(c->agg, ew_str_make(d->id, strlen(d->id))) + 1;
+        return *cached - 1;
+    }
     c->n.unmapped++;
     return ew_entity_intern(c->agg, key);
 }

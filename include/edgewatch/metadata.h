@@ -45,6 +45,8 @@ bool ew_metadata_resolve_rules(ew_metadata *m, const ew_config *cfg, char *err, 
 const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain);
 const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id);
 size_t ew_metadata_count(const ew_metadata *m);
+/* Position of d (from a lookup in m) in file order, 0 <= i < count. */
+size_t ew_metadata_index_of(const ew_metadata *m, const ew_distribution *d);
 /* The i-th distribution in file order, NULL past the end. */
 const ew_distribution *ew_metadata_at(const ew_metadata *m, size_t i);
 
