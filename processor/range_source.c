@@ -21,6 +21,7 @@ struct ew_range_source {
     char *topic;
     range_part *parts;
     size_t n_parts, n_done, fallbacks;
+    bool reassign; /* the next partition still has to be assigned */
     uint64_t total;
 };
 
@@ -83,13 +84,20 @@ static bool plan_partition(ew_range_source *s, range_part *p, int64_t from_off, 
     return true;
 }
 
-static bool assign_all(ew_range_source *s, char *err, size_t errcap)
+/* Partitions are read one after the other, in partition order, never
+ * interleaved: what a replay computes then depends on the records alone.
+ * Counters and alerts would not care about the interleaving, but top
+ * contributors would: a Space-Saving sketch's lower bounds depend on the
+ * order it sees values in, and fetch timing would change them run to run. */
+static bool assign_next(ew_range_source *s, char *err, size_t errcap)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->n_parts);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     for (size_t i = 0; i < s->n_parts; i++)
-        if (!s->parts[i].done)
+        if (!s->parts[i].done) {
             rd_kafka_topic_partition_list_add(l, s->topic, s->parts[i].id)->offset = s->parts[i].start;
-    rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, l);
+            break;
+        }
+    rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, l->cnt ? l : NULL);
     rd_kafka_topic_partition_list_destroy(l);
     if (e)
         snprintf(err, errcap, "assign: %s", rd_kafka_err2str(e));
@@ -104,7 +112,7 @@ static bool plan(ew_range_source *s, int64_t from_ms, int64_t to_ms, char *err, 
         ok = plan_partition(s, &s->parts[i], from_off[i], to_off[i], err, errcap);
     free(from_off);
     free(to_off);
-    return ok && assign_all(s, err, errcap);
+    return ok && assign_next(s, err, errcap);
 }
 
 ew_range_source *ew_range_open(const ew_config *cfg, const char *topic, int64_t from_ms, int64_t to_ms, char *err,
@@ -166,15 +174,12 @@ static range_part *part_of(ew_range_source *s, int32_t id)
     return NULL;
 }
 
-/* A partition that reached its stop is paused so it delivers nothing more. */
+/* A partition that reached its stop hands over to the next one. */
 static void finish_part(ew_range_source *s, range_part *p)
 {
     p->done = true;
     s->n_done++;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, s->topic, p->id);
-    rd_kafka_pause_partitions(s->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    s->reassign = true;
 }
 
 rd_kafka_message_t *ew_range_next(ew_range_source *s, int timeout_ms, bool *done)
@@ -182,6 +187,14 @@ rd_kafka_message_t *ew_range_next(ew_range_source *s, int timeout_ms, bool *done
     *done = s->n_done == s->n_parts;
     if (*done)
         return NULL;
+    if (s->reassign) {
+        char err[256];
+        if (!assign_next(s, err, sizeof err)) {
+            ew_warn("replay: %s; retrying", err); /* the caller polls again */
+            return NULL;
+        }
+        s->reassign = false;
+    }
     rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, timeout_ms);
     if (!m)
         return NULL;

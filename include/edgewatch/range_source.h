@@ -9,7 +9,9 @@
  * answer for a time (offset -1: no record at or after it, or a broker that
  * does not look offsets up by time, like the embedded one), the partition
  * starts at its log start and stops at its end; the caller drops records
- * outside the range by their event time.
+ * outside the range by their event time. Partitions are read one after
+ * the other in partition order, so the sequence of records, and with it
+ * every top-contributors sketch, is the same on every run.
  */
 #ifndef EDGEWATCH_RANGE_SOURCE_H
 #define EDGEWATCH_RANGE_SOURCE_H
