@@ -602,16 +602,13 @@ bool ew_config_override_rules(const ew_config *base, const ew_kv *overrides, siz
     ew_config tmp = *base;
     ew_config_errors errs = {0};
     for (size_t i = 0; i < n && errs.n == 0; i++) {
-        char assignment[512];
-        snprintf(assignment, sizeof assignment, "rules.%s=%s", overrides[i].key, overrides[i].value);
-        const char *eq = strchr(assignment, '=');
-        const option *o = NULL;
         char path[256];
-        snprintf(path, sizeof path, "%.*s", (int)(eq - assignment), assignment);
-        if (!(o = find_option(path)))
+        snprintf(path, sizeof path, "rules.%s", overrides[i].key);
+        const option *o = find_option(path);
+        if (!o)
             add_error(&errs, "unknown rule setting \"%s\"", overrides[i].key);
         else
-            store_text(&tmp, o, eq + 1, "override", &errs);
+            store_text(&tmp, o, overrides[i].value, "override", &errs);
     }
     if (errs.n == 0)
         validate_rules(tmp.rules, &errs);

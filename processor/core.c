@@ -293,10 +293,6 @@ ew_state_status ew_core_flush(ew_core *c, bool ship_all, ew_flush_partition *par
 
 /* ---- scoring ---- */
 
-static int by_entity(const void *a, const void *b)
-{
-    return strcmp(((const ew_score_item *)a)->entity, ((const ew_score_item *)b)->entity);
-}
 
 typedef struct {
     ew_contributor items[MAX_CONTRIBUTORS];
@@ -304,31 +300,19 @@ typedef struct {
     double requests;
 } contributors;
 
-/* Stored field and contract name of each dimension, in the order alerts
- * list them (a hash's fields come back in no fixed order). */
-static const char *const dimensions[][2] = {
-    {"top:ip", "client_ip"}, {"top:asn", "asn"}, {"top:country", "country"},
-    {"top:uri", "uri"},      {"top:edge", "edge_location"},
-};
-
-/* Stored top lists are "COUNT\tVALUE\n" lines, heaviest first. */
-static void add_top_list(contributors *out, const char *dimension, const char *text)
+/* Stored top lists are read as ew_topk_parse reads them, heaviest first;
+ * dimensions come in ew_dim order (a hash's fields come back in no fixed
+ * order). */
+static void add_top_list(contributors *out, ew_dim dim, const char *text)
 {
-    int most = strcmp(dimension, "client_ip") == 0 ? TOP_CLIENT_IPS : TOP_PER_DIMENSION;
-    for (int k = 0; k < most && *text && out->n < MAX_CONTRIBUTORS; k++) {
-        char *tab;
-        double count = strtod(text, &tab);
-        const char *end = strchr(text, '\n');
-        if (*tab != '\t' || count <= 0)
-            break;
-        size_t len = (size_t)((end ? end : tab + strlen(tab)) - (tab + 1));
+    ew_top_entry entries[TOP_CLIENT_IPS];
+    size_t most = dim == EW_DIM_CLIENT_IP ? TOP_CLIENT_IPS : TOP_PER_DIMENSION;
+    size_t n = ew_topk_parse(text, strlen(text), entries, most);
+    for (size_t k = 0; k < n && out->n < MAX_CONTRIBUTORS; k++) {
         ew_contributor *c = &out->items[out->n++];
-        c->dimension = dimension;
-        snprintf(c->value, sizeof c->value, "%.*s", (int)(len < sizeof c->value ? len : sizeof c->value - 1), tab + 1);
-        c->share = out->requests > 0 ? count / out->requests : 0;
-        if (!end)
-            break;
-        text = end + 1;
+        c->dimension = ew_dim_name(dim);
+        snprintf(c->value, sizeof c->value, "%.*s", (int)sizeof c->value - 1, entries[k].value);
+        c->share = out->requests > 0 ? (double)entries[k].count / out->requests : 0;
     }
 }
 
@@ -336,10 +320,10 @@ static void collect_tops(void *ctx, const ew_stored_window *w)
 {
     contributors *out = ctx;
     out->requests = (double)w->counters[EW_C_REQ];
-    for (size_t d = 0; d < sizeof dimensions / sizeof dimensions[0]; d++)
+    for (int d = 0; d < EW_DIMS; d++)
         for (size_t i = 0; i < w->n_tops; i++)
-            if (strcmp(w->top_fields[i], dimensions[d][0]) == 0)
-                add_top_list(out, dimensions[d][1], w->top_texts[i]);
+            if (strcmp(w->top_fields[i], ew_dim_field((ew_dim)d)) == 0)
+                add_top_list(out, (ew_dim)d, w->top_texts[i]);
 }
 
 /* Read only when an alert fires: alerts are rare, windows are not. A read
@@ -484,10 +468,8 @@ static bool score_window(ew_core *c, int64_t ws)
     size_t n;
     if (ew_state_load_window(c->state, ws, &items, &n) != EW_STATE_OK)
         return false;
-    /* Valkey returns a set's members in no set order: scoring in entity
-     * order makes the events of a window come out the same way every time,
-     * whatever the backend. */
-    qsort(items, n, sizeof *items, by_entity);
+    /* Backends list a window's entities sorted by name (state.h), so its
+     * events come out in the same order every time, whatever the backend. */
     bool ok = true;
     uint64_t alerts_before = c->n.alerts;
     for (size_t i = 0; i < n; i++)
