@@ -70,6 +70,7 @@ static const struct {
 static const char *const reason_names[EW_DECODE_REASONS] = {
     "ok", "column_count", "bad_timestamp", "bad_status", "bad_bytes", "bad_latency", "line_too_long",
     "no_identity", "bad_utf8", "bad_json", "bad_avro", "unknown_schema_id", "unsupported_encoding", "empty",
+    "missing_field", "bad_amount", "unknown_currency", "bad_interval", "negative_usage_positive_cost",
 };
 
 const char *ew_decode_error_name(ew_decode_error e)

@@ -49,6 +49,12 @@ typedef enum {
     EW_DECODE_SCHEMA_ID,      /* Confluent schema id with no configured schema */
     EW_DECODE_ENCODING,       /* framing we recognise but do not read (Confluent v1, single-object) */
     EW_DECODE_EMPTY,          /* zero-length message */
+    /* Billing line items (billing.h): */
+    EW_DECODE_MISSING_FIELD,  /* a required field is absent or empty */
+    EW_DECODE_AMOUNT,         /* cost or usage amount not a finite number */
+    EW_DECODE_CURRENCY,       /* currency not in billing.currencies */
+    EW_DECODE_INTERVAL,       /* usage end before start, or longer than 32 days, or a bad time */
+    EW_DECODE_USAGE_SIGN,     /* negative usage amount with a positive cost */
     EW_DECODE_REASONS
 } ew_decode_error;
 

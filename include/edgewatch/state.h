@@ -9,6 +9,7 @@
 #define EDGEWATCH_STATE_H
 
 #include "edgewatch/aggregate.h"
+#include "edgewatch/billing.h"
 #include "edgewatch/config.h"
 #include "edgewatch/score.h"
 
@@ -99,5 +100,84 @@ typedef void (*ew_stored_window_fn)(void *ctx, const ew_stored_window *w);
 ew_state_status ew_state_drop_namespace(ew_state *s, uint64_t *deleted);
 ew_state_status ew_state_read_range(ew_state *s, const char *entity, bool hourly, int64_t from_ms, int64_t to_ms,
                                     ew_stored_window_fn fn, void *ctx);
+
+/* ---- cost (billing) state; key layout in state/README.md "Cost keys" ---- */
+
+/* Applies billing records in order and records the batch's offsets on
+ * topic (the billing topic), in one atomic step with the refusal rule of
+ * ew_state_flush.
+ * - A line is an upsert by (billing_period, line_key): the hours of what
+ *   the key held before are subtracted and the new line's hours added
+ *   (ew_billing_hour_part), so a re-delivered line changes nothing, a
+ *   restated one applies the difference, and a line whose project or
+ *   service changed moves. The project is marked changed in its period.
+ * - A refresh end queues (period, version, the projects changed in the
+ *   period since its previous refresh end) for scoring. When `full`, it
+ *   first removes every line of the period whose report_version differs
+ *   (those projects count as changed too).
+ * A project's horizon is the latest usage end of its lines that span at
+ * most one day: how far its costs are known. */
+ew_state_status ew_state_cost_apply(ew_state *s, const char *topic, const ew_flush_partition *parts, size_t n_parts,
+                                    const ew_billing_record *recs, size_t n, int32_t *refused_partition,
+                                    int64_t *refused_offset);
+
+typedef struct {
+    uint64_t seq;             /* queue position, increasing */
+    char billing_period[8];
+    char report_version[64];
+    char **projects;          /* sorted, owned */
+    size_t n_projects;
+} ew_cost_refresh;
+
+/* Claims the oldest queued refresh end not claimed by another member in
+ * the last 30 s; *found false when there is none. */
+ew_state_status ew_state_cost_claim_refresh(ew_state *s, ew_cost_refresh *out, bool *found);
+void ew_cost_refresh_free(ew_cost_refresh *r);
+
+typedef struct {
+    char dim;                 /* 's' service, 'u' usage type, 'r' resource id */
+    uint8_t hour;             /* 0-23, UTC */
+    int64_t micros;
+    const char *value;        /* points into the day's text */
+} ew_cost_entry;
+
+typedef struct {
+    int64_t day_ms;           /* UTC midnight */
+    int64_t hour_micros[24];  /* the project's total per hour */
+    ew_cost_entry *entries;   /* non-zero (hour, dimension, value) amounts */
+    size_t n_entries;
+    char *text;               /* owns the entries' values */
+} ew_cost_day;
+
+#define EW_COST_DET_MAX 2048
+typedef struct {
+    int64_t first_ms;         /* start of the earliest hour with cost, INT64_MIN when none */
+    int64_t horizon_ms;       /* see ew_state_cost_apply, INT64_MIN when none */
+    char det[EW_COST_DET_MAX];/* the cost detector's state text, "" when none */
+} ew_cost_project;
+
+/* A project's summary and n_days days from first_day_ms (UTC midnight) in
+ * one round trip; days without data come back zeroed (n_entries 0). */
+ew_state_status ew_state_cost_read(ew_state *s, const char *project, int64_t first_day_ms, size_t n_days,
+                                   ew_cost_project *proj, ew_cost_day *days);
+void ew_cost_days_free(ew_cost_day *days, size_t n);
+
+/* Saves the scored projects' detector state and drops refresh seq from
+ * the queue, atomically. */
+ew_state_status ew_state_cost_commit(ew_state *s, uint64_t seq, const char *const *projects, const char *const *dets,
+                                     size_t n);
+
+/* ---- incidents by project, for related_alerts ---- */
+
+/* Notes that alert_id, an incident of an entity of type entity_type
+ * ("distribution" or "project") belonging to project, covers
+ * [start_ms, end_ms) (end_ms INT64_MAX while open). Kept state.retention. */
+ew_state_status ew_state_incident_note(ew_state *s, const char *project, const char *alert_id,
+                                       const char *entity_type, int64_t start_ms, int64_t end_ms);
+/* Up to cap ids, sorted, of the project's incidents of entity_type that
+ * overlap [from_ms, to_ms). */
+ew_state_status ew_state_incidents_overlapping(ew_state *s, const char *project, const char *entity_type,
+                                               int64_t from_ms, int64_t to_ms, char (*ids)[64], size_t cap,
+                                               size_t *n);
 
 #endif

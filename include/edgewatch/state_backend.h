@@ -31,6 +31,20 @@ typedef struct {
                                   ew_stored_window_fn fn, void *ctx);
     /* Deletes every key of a namespace; NULL when there is nothing to do. */
     ew_state_status (*drop_namespace)(ew_state *s, uint64_t *deleted);
+    /* Cost and incidents: see state.h. */
+    ew_state_status (*cost_apply)(ew_state *s, const char *topic, const ew_flush_partition *parts, size_t n_parts,
+                                  const ew_billing_record *recs, size_t n, int32_t *refused_partition,
+                                  int64_t *refused_offset);
+    ew_state_status (*cost_claim_refresh)(ew_state *s, ew_cost_refresh *out, bool *found);
+    ew_state_status (*cost_read)(ew_state *s, const char *project, int64_t first_day_ms, size_t n_days,
+                                 ew_cost_project *proj, ew_cost_day *days);
+    ew_state_status (*cost_commit)(ew_state *s, uint64_t seq, const char *const *projects, const char *const *dets,
+                                   size_t n);
+    ew_state_status (*incident_note)(ew_state *s, const char *project, const char *alert_id,
+                                     const char *entity_type, int64_t start_ms, int64_t end_ms);
+    ew_state_status (*incidents_overlapping)(ew_state *s, const char *project, const char *entity_type,
+                                             int64_t from_ms, int64_t to_ms, char (*ids)[64], size_t cap,
+                                             size_t *n);
 } ew_state_ops;
 
 struct ew_state {

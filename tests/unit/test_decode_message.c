@@ -101,8 +101,9 @@ static void test_generated_bad_records_have_their_reason(void **state)
             fail_msg("bad kind %u: decoded as %s, generator says %s", k, ew_decode_error_name(e), reason);
         seen[e] = true;
     }
-    /* Every reason except "ok" is covered by at least one kind. */
-    for (int e = 1; e < EW_DECODE_REASONS; e++)
+    /* Every CloudFront reason except "ok" is covered by at least one kind
+     * (the ones after EW_DECODE_EMPTY are billing reasons). */
+    for (int e = 1; e <= EW_DECODE_EMPTY; e++)
         if (!seen[e])
             fail_msg("no generated record for reason %s", ew_decode_error_name((ew_decode_error)e));
     ew_message_decoder_free(&md);
