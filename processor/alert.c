@@ -25,6 +25,8 @@ static void format_value(const char *rule, double v, char *out, size_t cap)
 {
     if (!isfinite(v))
         snprintf(out, cap, "n/a");
+    else if (strncmp(rule, "cost_", 5) == 0)
+        snprintf(out, cap, "$%.0f/day", v);
     else if (strstr(rule, "_rate") || strcmp(rule, "cache_hit_drop") == 0)
         snprintf(out, cap, "%.1f%%", 100 * v);
     else if (strcmp(rule, "origin_latency") == 0)
@@ -43,6 +45,7 @@ static const char *what_of(const char *rule)
         {"request_spike", "requests per window"}, {"request_drop", "requests per window"},
         {"error_403_rate", "403 rate"},           {"error_5xx_rate", "5xx rate"},
         {"cache_hit_drop", "cache hit ratio"},    {"origin_latency", "p95 origin latency"},
+        {"cost_spike", "spend"},                  {"cost_drop", "spend"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(names[i].rule, rule) == 0)
@@ -70,10 +73,27 @@ static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json
 static json_t *contributors_json(const ew_alert *a)
 {
     json_t *list = json_array();
-    for (size_t i = 0; i < a->n_top; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s, s:f}", "dimension", a->top[i].dimension, "value",
-                                              a->top[i].value, "share", a->top[i].share));
+    for (size_t i = 0; i < a->n_top; i++) {
+        json_t *c = json_pack("{s:s, s:s, s:f}", "dimension", a->top[i].dimension, "value", a->top[i].value,
+                              "share", a->top[i].share);
+        if (isfinite(a->top[i].impact))
+            json_object_set_new(c, "impact", json_real(a->top[i].impact));
+        json_array_append_new(list, c);
+    }
     return list;
+}
+
+static json_t *related_json(const ew_alert *a)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < a->n_related; i++)
+        json_array_append_new(list, json_string(a->related[i]));
+    return list;
+}
+
+static const char *severity_name(ew_severity s)
+{
+    return s == EW_SEV_CRITICAL ? "critical" : s == EW_SEV_INFO ? "info" : "warning";
 }
 
 char *ew_alert_json(const ew_alert *a)
@@ -86,7 +106,7 @@ char *ew_alert_json(const ew_alert *a)
     json_object_set_new(o, "alert_id", json_string(a->alert_id));
     json_object_set_new(o, "event_id", json_string(event_id));
     json_object_set_new(o, "status", json_string(status_name(a->kind)));
-    json_object_set_new(o, "severity", json_string(a->severity == EW_SEV_CRITICAL ? "critical" : "warning"));
+    json_object_set_new(o, "severity", json_string(severity_name(a->severity)));
     json_object_set_new(o, "rule", json_string(a->rule));
     json_object_set_new(o, "entity_type", json_string(a->entity_type));
     json_object_set_new(o, "entity_id", json_string(a->entity_id));
@@ -102,7 +122,9 @@ char *ew_alert_json(const ew_alert *a)
     json_object_set_new(o, "z_long", real_or_null(a->z_long));
     json_object_set_new(o, "top_contributors", contributors_json(a));
     json_object_set_new(o, "suppressed_by", string_or_null(a->suppressed_by));
-    json_object_set_new(o, "related_alerts", json_array());
+    json_object_set_new(o, "related_alerts", related_json(a));
+    if (a->report_version)
+        json_object_set_new(o, "report_version", json_string(a->report_version));
     json_object_set_new(o, "summary", json_string(summary));
     json_object_set_new(o, "emitted_at", json_string(emitted));
     json_object_set_new(o, "processor", json_string("edgewatch/" EW_VERSION));

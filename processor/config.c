@@ -121,6 +121,7 @@ const char *const *ew_default_fields(size_t *n)
 
 static const char *const rule_names[EW_RULES] = {
     "request_spike", "request_drop", "error_403_rate", "error_5xx_rate", "cache_hit_drop", "origin_latency", "generic",
+    "cost_spike", "cost_drop",
 };
 
 const char *ew_rule_name(ew_rule_id r) { return (unsigned)r < EW_RULES ? rule_names[r] : NULL; }
@@ -133,6 +134,17 @@ bool ew_rule_parse(const char *name, ew_rule_id *out)
             return true;
         }
     return false;
+}
+
+/* Cost comes in a few refreshes a day, already summed over hours, and
+ * alerts only past both impact thresholds, so one breaching refresh fires
+ * and a lower z suffices (docs/billing.md). */
+static void set_cost_rule_defaults(ew_rule_config *r)
+{
+    r->z_warning = 3.0;
+    r->z_critical = 6.0;
+    r->warmup_windows = 7;
+    r->repeat_interval_ms = 24LL * 3600 * 1000;
 }
 
 /* min_change is relative for counts and latency (0.5 = 50 % above or below
@@ -151,7 +163,8 @@ static void set_rule_defaults(ew_config *cfg)
         [EW_RULE_REQUEST_SPIKE] = {0.5, 0, 2, 3},   [EW_RULE_REQUEST_DROP] = {0.5, 0, 2, 3},
         [EW_RULE_ERROR_403_RATE] = {0.05, 10, 2, 3}, [EW_RULE_ERROR_5XX_RATE] = {0.03, 10, 2, 3},
         [EW_RULE_CACHE_HIT_DROP] = {0.15, 20, 2, 3}, [EW_RULE_ORIGIN_LATENCY] = {0.5, 20, 3, 3},
-        [EW_RULE_GENERIC] = {0, 0, 2, 3},
+        [EW_RULE_GENERIC] = {0, 0, 2, 3},           [EW_RULE_COST_SPIKE] = {0, 0, 1, 1},
+        [EW_RULE_COST_DROP] = {0, 0, 1, 1},
     };
     for (int r = 0; r < EW_RULES; r++)
         cfg->rules[r] = (ew_rule_config){
@@ -168,7 +181,12 @@ static void set_rule_defaults(ew_config *cfg)
             .fire_window = per_rule[r].fire_window,
             .resolve_after = 3,
             .repeat_interval_ms = 3600LL * 1000,
+            .min_impact = 1000,
+            .min_impact_percent = 20,
+            .run_rate_hours = 3,
         };
+    set_cost_rule_defaults(&cfg->rules[EW_RULE_COST_SPIKE]);
+    set_cost_rule_defaults(&cfg->rules[EW_RULE_COST_DROP]);
     cfg->traffic_floor_per_min = 10;
 }
 
@@ -196,6 +214,10 @@ void ew_config_defaults(ew_config *cfg)
     cfg->retention_ms = 14LL * 86400 * 1000;
     set_rule_defaults(cfg);
     set_string(&cfg->notify_group, "edgewatch-notify");
+    cfg->billing_enabled = true;
+    set_string(&cfg->billing_group, "");
+    set_string(&cfg->billing_project_tag, "user:project");
+    set_string(&cfg->billing_currencies, "USD");
 }
 
 void ew_config_free(ew_config *cfg)
@@ -218,6 +240,9 @@ void ew_config_free(ew_config *cfg)
     free(cfg->avro_bare);
     free(cfg->metadata_path);
     free(cfg->notify_group);
+    free(cfg->billing_group);
+    free(cfg->billing_project_tag);
+    free(cfg->billing_currencies);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -244,6 +269,10 @@ typedef struct {
         RULE_OPT(name, r, "fire_after", T_INT, fire_after), RULE_OPT(name, r, "fire_window", T_INT, fire_window), \
         RULE_OPT(name, r, "resolve_after", T_INT, resolve_after),                                               \
         RULE_OPT(name, r, "repeat_interval", T_DURATION, repeat_interval_ms)
+#define COST_RULE_OPTS(name, r)                                                                                 \
+    RULE_OPTS(name, r), RULE_OPT(name, r, "min_impact", T_DOUBLE, min_impact),                                  \
+        RULE_OPT(name, r, "min_impact_percent", T_DOUBLE, min_impact_percent),                                  \
+        RULE_OPT(name, r, "run_rate_hours", T_INT, run_rate_hours)
 
 static const option options[] = {
     OPT("topics.cloudfront", T_STRING, topic_cloudfront),
@@ -274,6 +303,12 @@ static const option options[] = {
     RULE_OPTS("cache_hit_drop", EW_RULE_CACHE_HIT_DROP),
     RULE_OPTS("origin_latency", EW_RULE_ORIGIN_LATENCY),
     RULE_OPTS("generic", EW_RULE_GENERIC),
+    COST_RULE_OPTS("cost_spike", EW_RULE_COST_SPIKE),
+    COST_RULE_OPTS("cost_drop", EW_RULE_COST_DROP),
+    OPT("billing.enabled", T_BOOL, billing_enabled),
+    OPT("billing.group_id", T_STRING, billing_group),
+    OPT("billing.project_tag", T_STRING, billing_project_tag),
+    OPT("billing.currencies", T_STRING, billing_currencies),
     OPT("metadata", T_STRING, metadata_path),
     OPT("notify.group_id", T_STRING, notify_group),
 };
@@ -588,10 +623,24 @@ static void validate_rule(const char *name, const ew_rule_config *r, ew_config_e
         add_error(errs, "rules.%s.resolve_after must be >= 1", name);
 }
 
+static void validate_cost_rule(const char *name, const ew_rule_config *r, ew_config_errors *errs)
+{
+    if (!(r->min_impact >= 0) || !(r->min_impact_percent >= 0))
+        add_error(errs, "rules.%s.min_impact and min_impact_percent must be >= 0", name);
+    if (r->run_rate_hours < 1 || r->run_rate_hours > 24)
+        add_error(errs, "rules.%s.run_rate_hours must be 1-24", name);
+    /* The cost baseline is whole days, and at most EW_COST_MAX_DAYS of them
+     * are read per project and refresh. */
+    if (r->long_window_ms % 86400000 != 0 || r->long_window_ms > 56LL * 86400000)
+        add_error(errs, "rules.%s.long_window must be whole days, at most 56d", name);
+}
+
 static void validate_rules(const ew_rule_config *rules, ew_config_errors *errs)
 {
     for (int r = 0; r < EW_RULES; r++)
         validate_rule(ew_rule_name((ew_rule_id)r), &rules[r], errs);
+    validate_cost_rule("cost_spike", &rules[EW_RULE_COST_SPIKE], errs);
+    validate_cost_rule("cost_drop", &rules[EW_RULE_COST_DROP], errs);
 }
 
 bool ew_config_override_rules(const ew_config *base, const ew_kv *overrides, size_t n, ew_rule_config out[EW_RULES],

@@ -32,6 +32,7 @@
 #define TOP_CLIENT_IPS 5
 #define TOP_PER_DIMENSION 3
 #define MAX_CONTRIBUTORS (TOP_CLIENT_IPS + 4 * TOP_PER_DIMENSION)
+#define MAX_RELATED 16
 
 struct ew_core {
     const ew_config *cfg;
@@ -313,6 +314,7 @@ static void add_top_list(contributors *out, ew_dim dim, const char *text)
         c->dimension = ew_dim_name(dim);
         snprintf(c->value, sizeof c->value, "%.*s", (int)sizeof c->value - 1, entries[k].value);
         c->share = out->requests > 0 ? (double)entries[k].count / out->requests : 0;
+        c->impact = NAN;
     }
 }
 
@@ -345,6 +347,24 @@ typedef struct {
     int64_t ws;
 } entity_context;
 
+/* Notes the incident under its project for related_alerts and lists the
+ * project's cost incidents it overlaps. Only alerts pay these round trips;
+ * a failure leaves the list short rather than holding the alert back. */
+static size_t related_cost(ew_core *c, const entity_context *e, const ew_incident *inc,
+                           char (*ids)[EW_ALERT_ID_LEN])
+{
+    size_t n = 0;
+    const char *project = e->dist->project;
+    int64_t end = e->ws + c->cfg->window_ms;
+    if (!*project ||
+        ew_state_incident_note(c->state, project, inc->alert_id, "distribution", inc->start_ws,
+                               inc->open ? INT64_MAX : end) != EW_STATE_OK ||
+        ew_state_incidents_overlapping(c->state, project, "project", inc->start_ws, end, ids, MAX_RELATED, &n) !=
+            EW_STATE_OK)
+        return 0;
+    return n;
+}
+
 static bool emit(ew_core *c, const entity_context *e, ew_rule_id rule, const ew_incident *inc, const ew_detection *d,
                  ew_event_kind kind)
 {
@@ -376,10 +396,13 @@ static bool emit(ew_core *c, const entity_context *e, ew_rule_id rule, const ew_
         .emitted_at_ms = ew_now_ms(),
         .replay = c->replay,
     };
+    char related[MAX_RELATED][EW_ALERT_ID_LEN];
     if (e->dist) {
         a.project = e->dist->project;
         a.owner = e->dist->owner;
         a.route = e->dist->route;
+        a.related = related;
+        a.n_related = related_cost(c, e, inc, related);
     }
     char *json = ew_alert_json(&a);
     bool ok = c->out.alert(c->out.ctx, a.alert_id, json);
@@ -500,7 +523,7 @@ void ew_core_score_closed(ew_core *c)
 /* ---- summary ---- */
 
 /* "bad_status=3 column_count=1", or "none". */
-static void format_reasons(const uint64_t *counts, char *buf, size_t cap)
+void ew_core_format_reasons(const uint64_t *counts, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
@@ -518,7 +541,7 @@ void ew_core_log_summary(const ew_core *c)
     char reasons[512];
     for (int i = 1; i < EW_DECODE_REASONS; i++)
         errors += c->n.decode_errors[i];
-    format_reasons(c->n.decode_errors, reasons, sizeof reasons);
+    ew_core_format_reasons(c->n.decode_errors, reasons, sizeof reasons);
     const uint64_t *enc = c->decoder.by_encoding;
     ew_info("decoded by encoding: tsv=%llu json=%llu avro_confluent=%llu avro_bare=%llu unsupported=%llu; "
             "dead letters by reason: %s",

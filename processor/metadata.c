@@ -25,6 +25,8 @@ typedef struct {
 struct ew_metadata {
     ew_distribution *dists;
     size_t n_dists;
+    ew_project *projects;
+    size_t n_projects;
     domain_slot *slots;
     size_t n_slots; /* power of two */
 };
@@ -119,10 +121,10 @@ static bool scalar_text(json_t *v, char *out, size_t cap)
     return true;
 }
 
-static void add_override(ew_distribution *d, const char *rule, const char *key, const char *value)
+static void add_override(ew_kv **list, size_t *n_list, const char *rule, const char *key, const char *value)
 {
-    d->overrides = realloc(d->overrides, (d->n_overrides + 1) * sizeof *d->overrides);
-    ew_kv *kv = &d->overrides[d->n_overrides++];
+    *list = realloc(*list, (*n_list + 1) * sizeof **list);
+    ew_kv *kv = &(*list)[(*n_list)++];
     size_t n = strlen(rule) + strlen(key) + 2;
     kv->key = malloc(n);
     snprintf(kv->key, n, "%s.%s", rule, key);
@@ -131,7 +133,8 @@ static void add_override(ew_distribution *d, const char *rule, const char *key, 
 
 /* {"rule": {"key": value}} of a distribution or a project, appended in
  * file order so later (the distribution's) overrides win. */
-static bool load_overrides(ew_distribution *d, json_t *rules, const char *where, char *err, size_t errcap)
+static bool load_overrides(ew_kv **list, size_t *n_list, json_t *rules, const char *where, char *err,
+                           size_t errcap)
 {
     if (!rules)
         return true;
@@ -153,7 +156,7 @@ static bool load_overrides(ew_distribution *d, json_t *rules, const char *where,
                 snprintf(err, errcap, "%s: rules.%s.%s must be a number, string or boolean", where, rule, key);
                 return false;
             }
-            add_override(d, rule, key, text);
+            add_override(list, n_list, rule, key, text);
         }
     }
     return true;
@@ -185,16 +188,36 @@ static bool load_policy(ew_distribution *d, json_t *project, json_t *obj, const 
     if (project) {
         snprintf(where, sizeof where, "%s: projects.%s", path, d->project);
         if (!load_scalars(d, project, where, err, errcap) ||
-            !load_overrides(d, json_object_get(project, "rules"), where, err, errcap))
+            !load_overrides(&d->overrides, &d->n_overrides, json_object_get(project, "rules"), where, err, errcap))
             return false;
     }
     snprintf(where, sizeof where, "%s: distributions[%zu] (%s)", path, idx, d->id);
     return load_scalars(d, obj, where, err, errcap) &&
-           load_overrides(d, json_object_get(obj, "rules"), where, err, errcap);
+           load_overrides(&d->overrides, &d->n_overrides, json_object_get(obj, "rules"), where, err, errcap);
+}
+
+static bool resolve_project_rules(ew_metadata *m, const ew_config *cfg, char *err, size_t errcap)
+{
+    for (size_t i = 0; i < m->n_projects; i++) {
+        ew_project *p = &m->projects[i];
+        free(p->rules);
+        p->rules = NULL;
+        if (!p->n_overrides)
+            continue;
+        char why[256];
+        p->rules = malloc(EW_RULES * sizeof *p->rules);
+        if (!ew_config_override_rules(cfg, p->overrides, p->n_overrides, p->rules, why, sizeof why)) {
+            snprintf(err, errcap, "metadata: project %s: %s", p->name, why);
+            return false;
+        }
+    }
+    return true;
 }
 
 bool ew_metadata_resolve_rules(ew_metadata *m, const ew_config *cfg, char *err, size_t errcap)
 {
+    if (!resolve_project_rules(m, cfg, err, errcap))
+        return false;
     for (size_t i = 0; i < m->n_dists; i++) {
         ew_distribution *d = &m->dists[i];
         free(d->rules);
@@ -242,6 +265,102 @@ static bool load_distribution(ew_metadata *m, json_t *d, json_t *projects, size_
     return true;
 }
 
+/* ---- projects ---- */
+
+static ew_project *find_project(const ew_metadata *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_projects; i++)
+        if (strcmp(m->projects[i].name, name) == 0)
+            return &m->projects[i];
+    return NULL;
+}
+
+static ew_project *add_project(ew_metadata *m, const char *name)
+{
+    m->projects = realloc(m->projects, (m->n_projects + 1) * sizeof *m->projects);
+    ew_project *p = &m->projects[m->n_projects++];
+    *p = (ew_project){.name = strdup(name)};
+    return p;
+}
+
+static bool load_named_project(ew_metadata *m, const char *name, json_t *obj, const char *path, char *err,
+                               size_t errcap)
+{
+    char where[512];
+    snprintf(where, sizeof where, "%s: projects.%s", path, name);
+    if (!json_is_object(obj)) {
+        snprintf(err, errcap, "%s must be an object", where);
+        return false;
+    }
+    ew_project *p = add_project(m, name);
+    json_t *excluded = json_object_get(obj, "excluded");
+    p->excluded = json_is_true(excluded);
+    if (json_is_string(json_object_get(obj, "owner")))
+        p->owner = string_field(obj, "owner", "");
+    if (json_is_string(json_object_get(obj, "route")))
+        p->route = string_field(obj, "route", "");
+    return load_overrides(&p->overrides, &p->n_overrides, json_object_get(obj, "rules"), where, err, errcap);
+}
+
+/* Projects named only by distributions, and owners and routes a project
+ * does not state itself, come from its first distribution. */
+static void adopt_distribution_projects(ew_metadata *m)
+{
+    for (size_t i = 0; i < m->n_dists; i++) {
+        const ew_distribution *d = &m->dists[i];
+        if (!*d->project)
+            continue;
+        ew_project *p = find_project(m, d->project);
+        if (!p)
+            p = add_project(m, d->project);
+        if (!p->owner)
+            p->owner = strdup(d->owner);
+        if (!p->route)
+            p->route = strdup(d->route);
+    }
+    for (size_t i = 0; i < m->n_projects; i++) {
+        if (!m->projects[i].owner)
+            m->projects[i].owner = strdup("");
+        if (!m->projects[i].route)
+            m->projects[i].route = strdup("");
+    }
+}
+
+static bool load_projects(ew_metadata *m, json_t *projects, const char *path, char *err, size_t errcap)
+{
+    const char *name;
+    json_t *obj;
+    if (projects && !json_is_object(projects)) {
+        snprintf(err, errcap, "%s: \"projects\" must be an object of name -> settings", path);
+        return false;
+    }
+    json_object_foreach(projects, name, obj) {
+        if (!load_named_project(m, name, obj, path, err, errcap))
+            return false;
+    }
+    adopt_distribution_projects(m);
+    return true;
+}
+
+const ew_project *ew_metadata_project(const ew_metadata *m, const char *name) { return find_project(m, name); }
+
+static void free_projects(ew_metadata *m)
+{
+    for (size_t i = 0; i < m->n_projects; i++) {
+        ew_project *p = &m->projects[i];
+        free(p->name);
+        free(p->owner);
+        free(p->route);
+        for (size_t k = 0; k < p->n_overrides; k++) {
+            free(p->overrides[k].key);
+            free(p->overrides[k].value);
+        }
+        free(p->overrides);
+        free(p->rules);
+    }
+    free(m->projects);
+}
+
 ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
 {
     ew_metadata *m = calloc(1, sizeof *m);
@@ -275,6 +394,11 @@ ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
             return NULL;
         }
     }
+    if (!load_projects(m, json_object_get(root, "projects"), path, err, errcap)) {
+        json_decref(root);
+        ew_metadata_free(m);
+        return NULL;
+    }
     json_decref(root);
     /* The parsed document of a large file is several times the table built
      * from it; give those pages back instead of keeping them resident. */
@@ -300,6 +424,7 @@ void ew_metadata_free(ew_metadata *m)
     }
     for (size_t i = 0; i < m->n_slots; i++)
         free(m->slots[i].name);
+    free_projects(m);
     free(m->dists);
     free(m->slots);
     free(m);

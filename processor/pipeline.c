@@ -12,17 +12,23 @@
  * deltas, and retries with capped exponential backoff: memory stays bounded
  * (nothing new is read) and nothing is lost.
  *
+ * The billing topic has its own loop on a second thread
+ * (billing_pipeline.c), started and stopped with this one.
+ *
  * SIGHUP reloads the metadata file (a bad file keeps the old one); silences
  * and expected events are re-read from Valkey every 30 s, so an
  * `edgewatch silence add` takes effect within that time on every member.
  */
 #include "edgewatch/pipeline.h"
+#include "edgewatch/billing_pipeline.h"
 #include "edgewatch/core.h"
 #include "edgewatch/sink.h"
 #include "edgewatch/source.h"
 #include "edgewatch/state.h"
 #include "edgewatch/suppress.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -259,7 +265,7 @@ static bool open_stages(pipeline *p, const ew_config *cfg)
         return false;
     }
     ew_source_hooks hooks = {p, on_revoking, on_assigning};
-    if (!(p->source = ew_source_new(cfg, cfg->topic_cloudfront, &hooks, err, sizeof err))) {
+    if (!(p->source = ew_source_new(cfg, cfg->topic_cloudfront, NULL, &hooks, err, sizeof err))) {
         ew_error("kafka consumer: %s", err);
         return false;
     }
@@ -276,9 +282,45 @@ static void close_stages(pipeline *p)
     ew_suppressions_free(&p->suppressions);
 }
 
+/* ---- the billing half, on its own thread ---- */
+
+typedef struct {
+    const ew_config *cfg;
+    atomic_bool stop;
+    pthread_t thread;
+    bool started;
+    int rc;
+} billing_thread;
+
+static void *run_billing(void *arg)
+{
+    billing_thread *b = arg;
+    b->rc = ew_billing_pipeline_run(b->cfg, &b->stop);
+    return NULL;
+}
+
+static void start_billing(billing_thread *b, const ew_config *cfg)
+{
+    b->cfg = cfg;
+    atomic_init(&b->stop, false);
+    b->started = cfg->billing_enabled && pthread_create(&b->thread, NULL, run_billing, b) == 0;
+    if (cfg->billing_enabled && !b->started)
+        ew_error("could not start the billing consumer thread");
+}
+
+static int stop_billing(billing_thread *b)
+{
+    if (!b->started)
+        return EW_EXIT_OK;
+    atomic_store(&b->stop, true);
+    pthread_join(b->thread, NULL);
+    return b->rc;
+}
+
 int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
     pipeline p;
+    billing_thread billing = {0};
     memset(&p, 0, sizeof p);
     p.reload = reload;
     ew_suppressions_init(&p.suppressions);
@@ -289,11 +331,12 @@ int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop, volatile 
     ew_info("consuming %s as group %s; state at %s:%d prefix %s", cfg->topic_cloudfront,
             ew_config_kafka_get(cfg, "group.id"), cfg->valkey_host, cfg->valkey_port, cfg->prefix);
     p.last_flush = ew_mono_ms();
+    start_billing(&billing, cfg);
     while (!*stop)
         step(&p);
     if (!p.paused && flush(&p, true) == EW_STATE_OK)
         score_closed(&p);
     ew_core_log_summary(p.core);
     close_stages(&p);
-    return EW_EXIT_OK;
+    return stop_billing(&billing);
 }

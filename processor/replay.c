@@ -21,6 +21,7 @@
 #include "edgewatch/replay.h"
 #include "edgewatch/suppress.h"
 #include "edgewatch/common.h"
+#include "edgewatch/billing_core.h"
 #include "edgewatch/core.h"
 #include "edgewatch/decode.h"
 #include "edgewatch/line_feed.h"
@@ -42,9 +43,10 @@
 #define PROGRESS_EVERY_MS 1000
 #define LOG_EVERY_MS 10000
 #define TOPIC "replay"
+#define BILLING_TOPIC "replay-billing"
 
 static const char replay_usage[] =
-    "usage: edgewatch replay -c FILE (--input FILE... | --from T --to T)\n"
+    "usage: edgewatch replay -c FILE (--input FILE... [--billing FILE...] | --from T --to T)\n"
     "                        [--in-memory | --namespace NS [--cleanup]] [--alerts-out FILE]\n"
     "                        [--alerts-topic TOPIC] [--suppressions FILE|valkey]\n"
     "                        [--set key=value]...\n"
@@ -60,7 +62,10 @@ static const char replay_usage[] =
     "                        nothing committed\n"
     "      --input FILE...   real-time log lines (TSV or JSON, gzip or plain) or archived\n"
     "                        standard logs (.gz or plain); '-' reads stdin. Every argument\n"
-    "                        after --input up to the next option is an input\n"
+    "                        after --input up to the next option is an input. A file of\n"
+    "                        billing events found among them is read as if under --billing\n"
+    "      --billing FILE... billing events (JSON lines, gzip or plain; '-' reads stdin),\n"
+    "                        read after the traffic inputs, as billing lags traffic\n"
     "      --in-memory       keep state in this process (default): fastest, nothing kept\n"
     "      --namespace NS    keep state in Valkey under <prefix>ns:NS: (with TTLs), e.g. to\n"
     "                        inspect it with `edgewatch state show --namespace NS`\n"
@@ -80,6 +85,8 @@ typedef struct {
     const char *config, *ns, *alerts_out, *alerts_topic, *from, *to, *suppressions;
     const char *inputs[MAX_INPUTS];
     size_t n_inputs;
+    const char *billing[MAX_INPUTS]; /* --billing, then --input files that hold billing events */
+    size_t n_billing;
     const char *sets[64];
     size_t n_sets;
     bool in_memory, cleanup;
@@ -95,6 +102,7 @@ typedef struct {
 typedef struct {
     const ew_config *cfg;
     ew_core *core;
+    ew_billing_core *billing;
     ew_state *state;
     alert_file alerts;
     const char *topic;     /* the configured topic, or "replay" for files */
@@ -135,13 +143,13 @@ static int take_option(replay_args *a, int c, const char *arg)
     return usage_error("unknown option (see --help)", NULL);
 }
 
-/* --input takes every following argument up to the next option. */
-static int take_inputs(replay_args *a, int argc, char **argv, int *i)
+/* --input and --billing take every following argument up to the next option. */
+static int take_inputs(const char **list, size_t *n, int argc, char **argv, int *i)
 {
     while (*i + 1 < argc && (argv[*i + 1][0] != '-' || strcmp(argv[*i + 1], "-") == 0)) {
-        if (a->n_inputs == MAX_INPUTS)
+        if (*n == MAX_INPUTS)
             return usage_error("more than 4096 inputs", NULL);
-        a->inputs[a->n_inputs++] = argv[++*i];
+        list[(*n)++] = argv[++*i];
     }
     return 0;
 }
@@ -159,8 +167,10 @@ static int parse_args(int argc, char **argv, replay_args *a)
             fputs(replay_usage, stdout);
             return -1;
         }
-        if (strcmp(argv[i], "--input") == 0) {
-            if (take_inputs(a, argc, argv, &i))
+        bool billing = strcmp(argv[i], "--billing") == 0;
+        if (billing || strcmp(argv[i], "--input") == 0) {
+            if (billing ? take_inputs(a->billing, &a->n_billing, argc, argv, &i)
+                        : take_inputs(a->inputs, &a->n_inputs, argc, argv, &i))
                 return EW_EXIT_USAGE;
             continue;
         }
@@ -178,8 +188,8 @@ static int parse_args(int argc, char **argv, replay_args *a)
         return usage_error("-c FILE is required", NULL);
     if (!a->from != !a->to)
         return usage_error("--from and --to go together", NULL);
-    if (!a->n_inputs == !a->from)
-        return usage_error("give either --input FILE... or --from T --to T", NULL);
+    if (!(a->n_inputs || a->n_billing) == !a->from)
+        return usage_error("give either --input/--billing FILE... or --from T --to T", NULL);
     if (a->ns && a->in_memory)
         return usage_error("give --in-memory or --namespace NS, not both", NULL);
     if (a->cleanup && !a->ns)
@@ -281,6 +291,124 @@ static bool fold(replay *r, int32_t partition, int64_t offset, const ew_cf_recor
     if ((r->since_flush & 4095) == 0)
         progress(r, false);
     return st != EW_FOLD_FULL;
+}
+
+/* ---- billing inputs ---- */
+
+static bool billing_flush_and_score(replay *r)
+{
+    ew_flush_partition parts[MAX_INPUTS];
+    size_t n;
+    int32_t rp;
+    int64_t ro;
+    ew_state_status st = ew_billing_core_flush(r->billing, parts, MAX_INPUTS, &n, &rp, &ro);
+    if (st != EW_STATE_OK) {
+        ew_error("replay: state store %s billing lines: %s", st == EW_STATE_REFUSED ? "refused" : "unavailable for",
+                 ew_state_last_error(r->state));
+        return false;
+    }
+    ew_billing_core_score(r->billing);
+    return true;
+}
+
+static bool fold_billing(replay *r, int32_t partition, int64_t offset, const char *line, size_t len)
+{
+    ew_decode_error e = EW_DECODE_OK;
+    ew_fold_status st = ew_billing_core_fold(r->billing, partition, offset, line, len, &e);
+    if (st == EW_FOLD_FULL) {
+        if (!billing_flush_and_score(r))
+            return false;
+        st = ew_billing_core_fold(r->billing, partition, offset, line, len, &e);
+    }
+    if (st == EW_FOLD_DEAD_LETTER)
+        ew_debug("replay: input %d line %lld: %s", partition, (long long)offset + 1, ew_decode_error_name(e));
+    return !ew_billing_core_flush_due(r->billing) || billing_flush_and_score(r);
+}
+
+/* A line longer than the buffer is read to its end and handed over at
+ * max_line_bytes + 1, which the decoder rejects as too long. */
+static size_t next_line(gzFile gz, char *buf, size_t cap, bool *got)
+{
+    *got = gzgets(gz, buf, (int)cap) != NULL;
+    if (!*got)
+        return 0;
+    size_t len = strlen(buf);
+    if (len > 0 && buf[len - 1] == '\n') {
+        buf[--len] = '\0';
+        if (len > 0 && buf[len - 1] == '\r')
+            buf[--len] = '\0';
+        return len;
+    }
+    char rest[4096];
+    bool cut = false;
+    while (!gzeof(gz) && gzgets(gz, rest, sizeof rest)) {
+        cut = true;
+        if (rest[strlen(rest) - 1] == '\n')
+            break;
+    }
+    return cut ? cap : len;
+}
+
+/* Billing events, one JSON object per line: lines are numbered from 0 as
+ * the offsets of partition `partition` of the billing pseudo-topic. */
+static bool replay_billing(replay *r, int32_t partition, gzFile gz)
+{
+    size_t cap = r->cfg->max_line_bytes + 1;
+    char *line = malloc(cap + 1);
+    bool ok = line != NULL, got = true;
+    for (int64_t offset = 0; ok && !*r->stop; offset++) {
+        size_t len = next_line(gz, line, cap, &got);
+        if (!got)
+            break;
+        if (len > 0)
+            ok = fold_billing(r, partition, offset, line, len);
+    }
+    free(line);
+    return ok && billing_flush_and_score(r);
+}
+
+/* A billing file starts with a JSON object naming a billing period or a
+ * refresh end; CloudFront JSON lines never do. */
+static bool is_billing(gzFile gz)
+{
+    char head[8192];
+    bool billing = false;
+    if (gzgets(gz, head, sizeof head))
+        billing = head[0] == '{' && (strstr(head, "\"billing_period\"") || strstr(head, "\"refresh_end\"") ||
+                                     strstr(head, "\"bill_billing_period_start_date\""));
+    gzrewind(gz);
+    return billing;
+}
+
+static bool is_billing_file(const char *path)
+{
+    struct stat st;
+    /* Only a regular file can be looked into and read again from the start. */
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    gzFile gz = gzopen(path, "rb");
+    bool billing = gz && is_billing(gz);
+    if (gz)
+        gzclose(gz);
+    return billing;
+}
+
+static bool replay_billing_inputs(replay *r, const replay_args *a)
+{
+    bool ok = true;
+    for (size_t i = 0; ok && !*r->stop && i < a->n_billing; i++) {
+        const char *path = a->billing[i];
+        bool is_stdin = strcmp(path, "-") == 0;
+        gzFile gz = is_stdin ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path, "rb");
+        if (!gz) {
+            ew_error("replay: cannot open %s: %s", path, strerror(errno));
+            return false;
+        }
+        ok = replay_billing(r, (int32_t)i, gz);
+        r->bytes_done_before += (uint64_t)gzoffset(gz);
+        gzclose(gz);
+    }
+    return ok;
 }
 
 /* ---- inputs ---- */
@@ -509,6 +637,8 @@ static void format_alerts(const ew_core_counters *n, char *out, size_t cap)
 
 static void summary(const replay *r)
 {
+    if (ew_billing_core_counters_of(r->billing)->records)
+        ew_billing_core_log_summary(r->billing);
     const ew_core_counters *n = ew_core_counters_of(r->core);
     uint64_t bad = 0;
     char reasons[512] = "";
@@ -552,8 +682,14 @@ static int run_replay(const replay_args *a, ew_config *cfg, const ew_suppression
     ew_core_output out = {&r.alerts, alert_to_file, alerts_flushed};
     r.topic = a->from ? cfg->topic_cloudfront : TOPIC;
     r.core = ew_core_new(cfg, r.state, r.topic, out, true, err, sizeof err);
-    if (r.core)
+    if (r.core && !(r.billing = ew_billing_core_new(cfg, r.state, BILLING_TOPIC, out, true, err, sizeof err))) {
+        ew_core_free(r.core);
+        r.core = NULL;
+    }
+    if (r.core) {
         ew_core_set_suppressions(r.core, supp);
+        ew_billing_core_set_suppressions(r.billing, supp);
+    }
     int rc = EW_EXIT_OK;
     if (!r.core) {
         fprintf(stderr, "edgewatch replay: %s\n", err);
@@ -574,7 +710,7 @@ static int run_replay(const replay_args *a, ew_config *cfg, const ew_suppression
             for (size_t i = 0; ok && !*stop && i < a->n_inputs; i++)
                 ok = replay_input(&r, (int32_t)i, a->inputs[i]);
         }
-        ok = ok && !*stop && finish(&r);
+        ok = ok && !*stop && finish(&r) && replay_billing_inputs(&r, a);
         progress(&r, true);
         summary(&r);
         rc = ok ? EW_EXIT_OK : EW_EXIT_RUNTIME;
@@ -593,6 +729,7 @@ static int run_replay(const replay_args *a, ew_config *cfg, const ew_suppression
     ew_line_feed_free(r.feed);
     free(r.record);
     ew_core_free(r.core);
+    ew_billing_core_free(r.billing);
     ew_state_close(r.state);
     ew_sink_free(r.alerts.sink);
     return rc;
@@ -609,6 +746,19 @@ static int load_suppressions(const ew_config *cfg, const char *src, ew_suppressi
     }
     fprintf(stderr, "edgewatch replay: --suppressions %s: %s\n", src, err);
     return live ? EW_EXIT_RUNTIME : EW_EXIT_USAGE;
+}
+
+/* --input files that hold billing events join the billing inputs. */
+static void sort_inputs(replay_args *a)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < a->n_inputs; i++) {
+        if (a->n_billing < MAX_INPUTS && is_billing_file(a->inputs[i]))
+            a->billing[a->n_billing++] = a->inputs[i];
+        else
+            a->inputs[kept++] = a->inputs[i];
+    }
+    a->n_inputs = kept;
 }
 
 /* Replays are judged by event time only: a partition must never go idle
@@ -636,6 +786,7 @@ int ew_cmd_replay(int argc, char **argv, volatile sig_atomic_t *stop)
         rc = usage_error("--alerts-topic must not be the live alert topic (topics.alerts):", a.alerts_topic);
     if (rc == 0) {
         replay_settings(&cfg);
+        sort_inputs(&a);
         rc = run_replay(&a, &cfg, &supp, stop);
     }
     ew_suppressions_free(&supp);

@@ -508,6 +508,13 @@ static int format_ewma(const ew_ewma *e, char *out, size_t cap)
     return snprintf(out, cap, "%.17g %.17g %u", e->mean, e->var, e->n);
 }
 
+void ew_incident_format(const ew_incident *i, char *out, size_t cap)
+{
+    snprintf(out, cap, "%d %lld %lld %d %u %u %s %s", i->open ? 1 : 0, (long long)i->start_ws,
+             (long long)i->last_emit_ws, i->severity == EW_SEV_CRITICAL ? 1 : 0, i->breaches, i->normal_run,
+             i->alert_id[0] ? i->alert_id : "-", i->suppressed_by[0] ? i->suppressed_by : "-");
+}
+
 void ew_detector_format(const ew_detector_state *s, size_t field, char *out, size_t cap)
 {
     ew_rule_state *r = field ? rule_of((ew_detector_state *)s, field) : NULL;
@@ -529,13 +536,9 @@ void ew_detector_format(const ew_detector_state *s, size_t field, char *out, siz
     case F_WEEKDAY:
         format_ewma(&r->weekday, out, cap);
         return;
-    case F_INCIDENT: {
-        const ew_incident *i = &r->inc;
-        snprintf(out, cap, "%d %lld %lld %d %u %u %s %s", i->open ? 1 : 0, (long long)i->start_ws,
-                 (long long)i->last_emit_ws, i->severity == EW_SEV_CRITICAL ? 1 : 0, i->breaches, i->normal_run,
-                 i->alert_id[0] ? i->alert_id : "-", i->suppressed_by[0] ? i->suppressed_by : "-");
+    case F_INCIDENT:
+        ew_incident_format(&r->inc, out, cap);
         return;
-    }
     }
 }
 
@@ -618,6 +621,18 @@ static ew_incident take_incident(cursor *c)
     take_id(c, i.alert_id);
     take_id(c, i.suppressed_by);
     return i;
+}
+
+bool ew_incident_parse(const char *text, ew_incident *out)
+{
+    cursor c = {text, true};
+    ew_incident i = take_incident(&c);
+    while (*c.p == ' ')
+        c.p++;
+    if (!c.ok || *c.p)
+        return false;
+    *out = i;
+    return true;
 }
 
 bool ew_detector_parse(ew_detector_state *s, size_t field, const char *text)

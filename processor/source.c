@@ -31,14 +31,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     }
 }
 
-ew_source *ew_source_new(const ew_config *cfg, const char *topic, const ew_source_hooks *hooks, char *err,
-                         size_t errcap)
+ew_source *ew_source_new(const ew_config *cfg, const char *topic, const char *group_id, const ew_source_hooks *hooks,
+                         char *err, size_t errcap)
 {
-    static const char *const extra[] = {
+    const char *extra[] = {
         "enable.auto.offset.store", "false",
         "enable.auto.commit", "true",
         "auto.offset.reset", "earliest",
         "partition.assignment.strategy", "range,roundrobin",
+        group_id ? "group.id" : NULL, group_id,
         NULL, NULL,
     };
     rd_kafka_conf_t *conf = ew_config_kafka(cfg, extra, err, errcap);

@@ -38,7 +38,8 @@ static const char show_usage[] =
     "  -c, --config FILE        configuration file (Valkey address, prefix, metadata)\n"
     "      --distribution ID    a distribution id, domain or alias (resolved through\n"
     "                           the metadata file; an unknown domain is used as is)\n"
-    "      --project NAME       every distribution of the project, summed per window\n"
+    "      --project NAME       every distribution of the project, summed per window,\n"
+    "                           and its cost per UTC day (\"cost\", in micros)\n"
     "                           (those marked excluded in the metadata are left out)\n"
     "      --from T, --to T     RFC 3339 or epoch seconds; default: the last hour\n"
     "                           (minute) or the last day (hour), ending now\n"
@@ -150,8 +151,7 @@ static int resolve_entities(const show_args *a, const ew_metadata *m, const char
         if (d->project && strcmp(d->project, a->project) == 0 && !d->excluded)
             (*ids)[(*n)++] = d->id;
     }
-    if (*n == 0)
-        return usage_error("no distribution of project \"%s\" in the metadata file", a->project);
+    /* A project may have only costs: its distributions list is then empty. */
     return 0;
 }
 
@@ -252,6 +252,64 @@ static json_t *render(const show_args *a, const char **ids, size_t n_ids, const 
     return out;
 }
 
+/* ---- cost of a project: "cost" per UTC day ---- */
+
+#define MAX_COST_DAYS 400
+
+static json_t *dimension_json(const ew_cost_day *d, char dim)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < d->n_entries; i++) {
+        if (d->entries[i].dim != dim)
+            continue;
+        json_t *old = json_object_get(o, d->entries[i].value);
+        json_int_t sum = (old ? json_integer_value(old) : 0) + d->entries[i].micros;
+        json_object_set_new(o, d->entries[i].value, json_integer(sum));
+    }
+    return o;
+}
+
+static json_t *cost_day_json(const ew_cost_day *d)
+{
+    json_t *hours = json_array();
+    int64_t total = 0;
+    for (int h = 0; h < 24; h++) {
+        total += d->hour_micros[h];
+        json_array_append_new(hours, json_integer(d->hour_micros[h]));
+    }
+    return json_pack("{s:I, s:I, s:I, s:f, s:o, s:o, s:o, s:o}", "start", (json_int_t)d->day_ms, "end",
+                     (json_int_t)(d->day_ms + EW_BILL_DAY_MS), "total_micros", (json_int_t)total, "total",
+                     (double)total / 1e6, "hours_micros", hours, "by_service_micros", dimension_json(d, 's'),
+                     "by_usage_type_micros", dimension_json(d, 'u'), "by_resource_micros", dimension_json(d, 'r'));
+}
+
+/* Days with cost in [from, to); NULL (and a message) when the store fails. */
+static json_t *read_cost(ew_state *st, const char *project, int64_t from, int64_t to)
+{
+    int64_t first = from / EW_BILL_DAY_MS * EW_BILL_DAY_MS;
+    size_t n = (size_t)((to - first + EW_BILL_DAY_MS - 1) / EW_BILL_DAY_MS);
+    n = n > MAX_COST_DAYS ? MAX_COST_DAYS : n;
+    ew_cost_project proj;
+    ew_cost_day *days = calloc(n + 1, sizeof *days);
+    if (ew_state_cost_read(st, project, first, n, &proj, days) != EW_STATE_OK) {
+        fprintf(stderr, "edgewatch state show: %s\n", ew_state_last_error(st));
+        free(days);
+        return NULL;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        bool any = days[i].n_entries > 0;
+        for (int h = 0; h < 24 && !any; h++)
+            any = days[i].hour_micros[h] != 0;
+        if (any)
+            json_array_append_new(list, cost_day_json(&days[i]));
+    }
+    ew_cost_days_free(days, n);
+    free(days);
+    return json_pack("{s:o, s:o}", "horizon", proj.horizon_ms == INT64_MIN ? json_null() : json_integer(proj.horizon_ms),
+                     "days", list);
+}
+
 static int read_entities(const ew_config *cfg, const char **ids, size_t n_ids, bool hourly, int64_t from, int64_t to,
                          show_acc *acc)
 {
@@ -297,8 +355,17 @@ static int show(const show_args *a, const ew_config *cfg)
         acc.steps = calloc(acc.n_steps, sizeof *acc.steps);
         rc = read_entities(cfg, ids, n_ids, hourly, from, to, &acc);
     }
+    json_t *cost = NULL;
+    if (rc == 0 && a->project) {
+        ew_state *st = ew_state_open(cfg);
+        if (!(cost = read_cost(st, a->project, from, to)))
+            rc = EW_EXIT_RUNTIME;
+        ew_state_close(st);
+    }
     if (rc == 0) {
         json_t *out = render(a, ids, n_ids, &acc, hourly, from, to);
+        if (cost)
+            json_object_set_new(out, "cost", cost);
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
         json_decref(out);

@@ -11,12 +11,17 @@
 #include "edgewatch/common.h"
 #include "edgewatch/score.h"
 
-/* One top contributor of the anomalous window; share of its requests. */
+/* One top contributor of the anomalous window: for traffic, its share of
+ * the requests; for cost, its impact (actual - expected, per day) and that
+ * impact's share of the project's. */
 typedef struct {
-    const char *dimension; /* client_ip, asn, country, uri, edge_location */
+    const char *dimension; /* client_ip, asn, country, uri, edge_location; service, usage_type, resource_id */
     char value[256];
     double share;
+    double impact;         /* NAN for traffic */
 } ew_contributor;
+
+#define EW_ALERT_ID_LEN 64
 
 typedef struct {
     const char *alert_id;
@@ -32,6 +37,9 @@ typedef struct {
     const ew_contributor *top;           /* n_top of them, heaviest first per dimension */
     size_t n_top;
     const char *suppressed_by;           /* silence or expected event id; NULL if none */
+    const char (*related)[EW_ALERT_ID_LEN]; /* overlapping alerts of linked entities */
+    size_t n_related;
+    const char *report_version;          /* cost: the billing refresh scored; NULL for traffic */
     int64_t emitted_at_ms;
     bool replay;
 } ew_alert;

@@ -35,6 +35,8 @@ typedef enum {
     EW_RULE_ORIGIN_LATENCY,
     EW_TRAFFIC_RULES,
     EW_RULE_GENERIC = EW_TRAFFIC_RULES,
+    EW_RULE_COST_SPIKE, /* a project's spend up (docs/billing.md) */
+    EW_RULE_COST_DROP,  /* a project's completed day down: information */
     EW_RULES
 } ew_rule_id;
 
@@ -57,6 +59,10 @@ typedef struct {
     int fire_window;          /* ... among the last fire_window scored windows */
     int resolve_after;        /* hysteresis: resolve after this many normal windows in a row */
     int64_t repeat_interval_ms; /* re-send a firing incident this often (0: only on severity change) */
+    /* Cost rules only (long_window is the baseline, warmup_windows counts days): */
+    double min_impact;        /* smallest change that alerts, in currency per day */
+    double min_impact_percent;/* ... and in percent of the expected spend */
+    int run_rate_hours;       /* hours of the latest costs projected to a day */
 } ew_rule_config;
 
 typedef struct {
@@ -94,6 +100,11 @@ typedef struct {
 
     ew_rule_config rules[EW_RULES];
     double traffic_floor_per_min; /* distributions whose usual traffic is below it are not scored */
+
+    bool billing_enabled;      /* run also consumes the billing topic */
+    char *billing_group;       /* its consumer group; "" = group.id + "-billing" */
+    char *billing_project_tag; /* cost-allocation tag that names the project */
+    char *billing_currencies;  /* accepted ISO codes, comma-separated */
 
     char *metadata_path;      /* NULL: no metadata, entities keyed by domain */
     char *notify_group;

@@ -88,6 +88,8 @@ bool ew_core_reload_metadata(ew_core *c, char *err, size_t errcap);
 /* Silences and expected events to apply when scoring; NULL for none. The
  * caller owns them and may swap them between calls. */
 void ew_core_set_suppressions(ew_core *c, const ew_suppressions *s);
+/* "bad_status=3 column_count=1" for the non-zero counts, or "none". */
+void ew_core_format_reasons(const uint64_t *counts, char *buf, size_t cap);
 /* The shutdown lines: counts by encoding, dead letters by reason, totals. */
 void ew_core_log_summary(const ew_core *c);
 

@@ -33,6 +33,19 @@ typedef struct {
     ew_rule_config *rules;  /* resolved by ew_metadata_resolve_rules; NULL = the global rules */
 } ew_distribution;
 
+/* A project as cost scoring sees it: named under "projects", or only by
+ * its distributions. Owner and route are its own, else its first
+ * distribution's. */
+typedef struct {
+    char *name;
+    char *owner;
+    char *route;
+    bool excluded;
+    ew_kv *overrides;       /* "rule.key" = value */
+    size_t n_overrides;
+    ew_rule_config *rules;  /* NULL = the global rules */
+} ew_project;
+
 typedef struct ew_metadata ew_metadata;
 
 /* path NULL gives an empty table. Returns NULL with err set on failure. */
@@ -49,5 +62,7 @@ size_t ew_metadata_count(const ew_metadata *m);
 size_t ew_metadata_index_of(const ew_metadata *m, const ew_distribution *d);
 /* The i-th distribution in file order, NULL past the end. */
 const ew_distribution *ew_metadata_at(const ew_metadata *m, size_t i);
+/* NULL when the file names no such project. */
+const ew_project *ew_metadata_project(const ew_metadata *m, const char *name);
 
 #endif

@@ -32,7 +32,8 @@ typedef struct {
     uint32_t n;
 } ew_ewma;
 
-typedef enum { EW_SEV_WARNING, EW_SEV_CRITICAL } ew_severity;
+/* Info: reported, not a problem (a cost drop). */
+typedef enum { EW_SEV_WARNING, EW_SEV_CRITICAL, EW_SEV_INFO } ew_severity;
 
 typedef struct {
     char alert_id[24];      /* "" when no incident was ever opened */
@@ -107,6 +108,10 @@ ew_event_kind ew_lifecycle(const ew_rule_params *p, ew_incident *inc, const ew_d
 double ew_anomaly_score(const ew_rule_params *p, const ew_detection *d);
 
 void ew_incident_init(ew_incident *inc);
+/* An incident's text, as in the `RULE:i` fields of det:<entity>, and back
+ * (all or nothing). */
+void ew_incident_format(const ew_incident *i, char *out, size_t cap);
+bool ew_incident_parse(const char *text, ew_incident *out);
 void ew_detector_init(ew_detector_state *s);
 void ew_rule_history_init(ew_rule_history *h);
 /* Hour of day and day of week (0 = Monday), UTC, of a window start. */

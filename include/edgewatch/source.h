@@ -24,8 +24,9 @@ typedef struct {
 
 typedef struct ew_source ew_source;
 
-ew_source *ew_source_new(const ew_config *cfg, const char *topic, const ew_source_hooks *hooks, char *err,
-                         size_t errcap);
+/* group_id NULL: the configured group.id. */
+ew_source *ew_source_new(const ew_config *cfg, const char *topic, const char *group_id, const ew_source_hooks *hooks,
+                         char *err, size_t errcap);
 /* Leaves the group cleanly (revoking hook runs), then frees. */
 void ew_source_close(ew_source *s);
 rd_kafka_message_t *ew_source_poll(ew_source *s, int timeout_ms);

@@ -231,7 +231,7 @@ static void test_strings_are_escaped(void **state)
 static void test_contributors_and_suppression(void **state)
 {
     (void)state;
-    ew_contributor top[2] = {{"client_ip", "203.0.113.7", 0.625}, {"uri", "/login", 0.5}};
+    ew_contributor top[2] = {{"client_ip", "203.0.113.7", 0.625, NAN}, {"uri", "/login", 0.5, NAN}};
     ew_alert a = firing_alert();
     a.top = top;
     a.n_top = 2;
