@@ -12,6 +12,9 @@ int ew_cmd_dev_kafka(int argc, char **argv);
 
 /* `edgewatch gen`: deterministic synthetic CloudFront real-time logs (tools/gen.c). */
 int ew_cmd_gen(int argc, char **argv);
+/* `edgewatch gen --scenario billing`: labelled billing line items
+ * (tools/gen_billing.c); ew_cmd_gen hands it its whole argv. */
+int ew_gen_billing(int argc, char **argv);
 
 /* `edgewatch state show`: stored aggregates as JSON (tools/state_cli.c). */
 int ew_cmd_state(int argc, char **argv);

@@ -231,6 +231,74 @@ ips = [c for c in fired[0]["top_contributors"] if c["dimension"] == "client_ip"]
 assert ips and ips[0]["share"] >= 0.10, fired[0]["top_contributors"]' "$d/q-alerts.jsonl" "$d/q-labels.jsonl"
 }
 
+# The billing scenario (scored by eval_billing.py): the same seed gives the
+# same bytes; the labels name 4 jumps and 5 quiet cases; the truth equals
+# the last delivered version of every line keyed by its stable fields (the
+# processor's upsert); each jump's first refresh holds its first 8 hours.
+test_gen_billing() {
+    local d="$STACK_DIR/billing" args=(--scenario billing --seed 7 --days 21 --projects 12)
+    mkdir -p "$d"
+    "$EW" gen "${args[@]}" --out "$d/a.jsonl" --labels "$d/la.jsonl" --truth "$d/ta.jsonl" 2>/dev/null
+    "$EW" gen "${args[@]}" --out "$d/b.jsonl" --labels "$d/lb.jsonl" --truth "$d/tb.jsonl" 2>/dev/null
+    expect "gen billing is deterministic for a seed (lines, labels, truth)" \
+        bash -c "cmp -s '$d/a.jsonl' '$d/b.jsonl' && cmp -s '$d/la.jsonl' '$d/lb.jsonl' && cmp -s '$d/ta.jsonl' '$d/tb.jsonl'"
+    expect "gen billing rejects an unknown flag with exit 2" exit_code_is 2 "$EW" gen --scenario billing --out /dev/null --bogus 1
+    expect "gen billing: labels, truth = last version of each line, jumps first seen in first_refresh" \
+        quietly "$d/check.out" python3 - "$d" <<'PY'
+import collections, json, sys
+from decimal import Decimal
+d = sys.argv[1]
+STABLE = ("billing_period", "usage_account_id", "line_item_type", "service", "usage_type", "operation",
+          "resource_id", "region", "usage_start", "usage_end")
+labels = [json.loads(l) for l in open(f"{d}/la.jsonl")]
+assert sorted(l["project"] for l in labels if l["kind"] == "cost_jump") == \
+    ["ml-training", "orders", "streaming", "web-frontend"], labels
+assert sorted(l["reason"] for l in labels if l["kind"] == "quiet") == \
+    ["credit", "noise_absolute", "noise_relative", "restatement", "untagged"], labels
+last, open_version, by_version = {}, None, collections.defaultdict(list)
+for line in open(f"{d}/a.jsonl"):
+    r = json.loads(line)
+    if r.get("kind") == "refresh_end":
+        open_version = None
+        continue
+    assert open_version in (None, r["report_version"]), "a refresh's lines end with its refresh_end"
+    open_version = r["report_version"]
+    micros = Decimal(r["unblended_cost"]) * 1000000
+    assert micros == int(micros) and r["billing_period"] == r["usage_start"][:7], r
+    project = r.get("tags", {}).get("user:project", "untagged")
+    last[tuple(r.get(k, "") for k in STABLE)] = (project, r["usage_start"][:10], int(micros))
+    by_version[r["report_version"]].append(r)
+assert open_version is None, "the last refresh is closed"
+sums = collections.Counter()
+for project, day, micros in last.values():
+    sums[(project, day)] += micros
+truth = {(t["project"], t["day"]): t["micros"] for t in map(json.loads, open(f"{d}/ta.jsonl"))}
+assert truth == dict(sums), "truth != sum of the last version of each line"
+for l in (l for l in labels if l["kind"] == "cost_jump"):
+    dim = l["top_dimension"]
+    seen = [(v, r["usage_start"]) for v, rows in by_version.items() for r in rows
+            if r.get(dim) == l["top_value"] and r["usage_start"] >= l["start"]]
+    assert min(seen)[0] == l["first_refresh"], (l, min(seen))
+    assert sum(v == l["first_refresh"] for v, _ in seen) == 8, l
+print(f"{len(last)} lines, {len(truth)} project-days")
+PY
+    expect "eval_billing.py scores hand-made alerts as expected" quietly "$d/selftest.out" \
+        python3 tests/integration/eval_billing_selftest.py
+    python3 - "$d/la.jsonl" > "$d/perfect.jsonl" <<'PY'
+import json, sys
+for i, l in enumerate(json.loads(x) for x in open(sys.argv[1])):
+    if l["kind"] == "cost_jump":
+        top = [{"dimension": "service", "value": l["top_service"], "impact": l["impact_per_day"], "share": 1.0},
+               {"dimension": l["top_dimension"], "value": l["top_value"], "impact": l["impact_per_day"], "share": 1.0}]
+        print(json.dumps({"alert_id": f"a{i}", "rule": "cost_spike", "status": "firing", "entity_type": "project",
+                          "entity_id": l["project"], "report_version": l["first_refresh"], "window_start": 0,
+                          "window_end": 0, "top_contributors": top}))
+PY
+    expect "eval_billing.py passes alerts made from the labels and totals equal to the truth" \
+        quietly "$d/eval.out" python3 tests/integration/eval_billing.py --alerts "$d/perfect.jsonl" \
+        --labels "$d/la.jsonl" --truth "$d/ta.jsonl" --totals "$d/ta.jsonl"
+}
+
 quietly() { # quietly LOG COMMAND...: runs COMMAND into LOG, shown if it fails
     local log=$1; shift
     "$@" > "$log" 2>&1 || { sed 's/^/    /' "$log"; return 1; }
@@ -241,6 +309,7 @@ STACK_VALKEY_PERSIST=1 stack_up 4 >/dev/null || { echo "could not start the embe
 test_cli
 test_gen_deterministic
 test_gen_detection
+test_gen_billing
 test_end_to_end
 test_state_show
 test_suppress
