@@ -15,6 +15,9 @@
  *                          bucket, where Valkey keeps one field each)
  *   known               -> the entity's `last_traffic_ms`
  *
+ * Cost (billing) state and incidents are in memory_cost.c, which shares
+ * the offsets kept here (memory_internal.h).
+ *
  * Window and hour starts are stored in seconds, computed exactly as
  * valkey.c computes the key names, so every rounding matches.
  *
@@ -38,9 +41,8 @@
  *
  * Work here follows flushes, pairs and windows, never records.
  */
-#include "edgewatch/state.h"
-#include "edgewatch/state_backend.h"
 #include "edgewatch/window.h"
+#include "memory_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +58,7 @@ typedef struct {
     size_t n, cap, size;
 } table;
 
-static void *xrealloc(void *p, size_t n)
+void *mem_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (!q) {
@@ -66,10 +68,10 @@ static void *xrealloc(void *p, size_t n)
     return q;
 }
 
-static char *xstrdup(const char *s)
+char *mem_xstrdup(const char *s)
 {
     size_t n = strlen(s) + 1;
-    return memcpy(xrealloc(NULL, n), s, n);
+    return memcpy(mem_xrealloc(NULL, n), s, n);
 }
 
 static void table_init(table *t, size_t size) { *t = (table){.size = size}; }
@@ -111,7 +113,7 @@ static void *table_get(table *t, int64_t key, bool *created)
         return table_at(t, i);
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 16;
-        t->items = xrealloc(t->items, t->cap * t->size);
+        t->items = mem_xrealloc(t->items, t->cap * t->size);
     }
     memmove(table_at(t, i + 1), table_at(t, i), (t->n - i) * t->size);
     memset(table_at(t, i), 0, t->size);
@@ -165,7 +167,8 @@ typedef struct {
     int64_t partition;
     bool has_offset;
     int64_t next_offset;
-    int64_t watermark_ms; /* every entry has one: flush and register set it */
+    int64_t watermark_ms; /* set by flush and register; INT64_MIN when only
+                             cost_apply wrote (the billing topic has none) */
 } mem_partition;
 
 typedef struct {
@@ -189,6 +192,7 @@ typedef struct {
     int field_index[EW_DELTA_MAX_FIELDS];
     size_t n_fields;
     ew_state_stats stats;
+    mem_cost *cost; /* memory_cost.c; NULL until first used */
 } memory_state;
 
 /* ---- entities ---- */
@@ -206,7 +210,7 @@ static void grow_index(memory_state *s)
 {
     free(s->index);
     s->index_cap = s->index_cap ? s->index_cap * 2 : 256;
-    s->index = xrealloc(NULL, s->index_cap * sizeof *s->index);
+    s->index = mem_xrealloc(NULL, s->index_cap * sizeof *s->index);
     memset(s->index, 0, s->index_cap * sizeof *s->index);
     for (size_t e = 0; e < s->n_entities; e++)
         s->index[name_slot(s, s->entities[e].name)] = (uint32_t)e + 1;
@@ -230,11 +234,11 @@ static uint32_t intern_entity(memory_state *s, const char *name)
         grow_index(s);
     if (s->n_entities == s->cap_entities) {
         s->cap_entities = s->cap_entities ? s->cap_entities * 2 : 64;
-        s->entities = xrealloc(s->entities, s->cap_entities * sizeof *s->entities);
+        s->entities = mem_xrealloc(s->entities, s->cap_entities * sizeof *s->entities);
     }
     mem_entity *e = &s->entities[s->n_entities];
     memset(e, 0, sizeof *e);
-    e->name = xstrdup(name);
+    e->name = mem_xstrdup(name);
     e->last_scored_ws = -1;
     e->last_traffic_ms = -1;
     table_init(&e->windows, sizeof(mem_row));
@@ -268,9 +272,9 @@ static mem_topic *get_topic(memory_state *s, const char *name)
     mem_topic *t = find_topic(s, name);
     if (t)
         return t;
-    s->topics = xrealloc(s->topics, (s->n_topics + 1) * sizeof *s->topics);
+    s->topics = mem_xrealloc(s->topics, (s->n_topics + 1) * sizeof *s->topics);
     t = &s->topics[s->n_topics++];
-    t->name = xstrdup(name);
+    t->name = mem_xstrdup(name);
     table_init(&t->parts, sizeof(mem_partition));
     return t;
 }
@@ -353,7 +357,7 @@ static void merge_top(mem_row *r, ew_dim dim, const char *text, size_t len)
     if (!r->tops[dim])
         r->top_order[r->n_tops++] = (uint8_t)dim;
     free(r->tops[dim]);
-    r->tops[dim] = xstrdup(merged);
+    r->tops[dim] = mem_xstrdup(merged);
 }
 
 static void merge_tops(mem_row *r, const shipped_tops *t)
@@ -373,7 +377,7 @@ static void add_member(mem_window *w, uint32_t entity)
 {
     if (w->n_members == w->cap_members) {
         w->cap_members = w->cap_members ? w->cap_members * 2 : 16;
-        w->members = xrealloc(w->members, w->cap_members * sizeof *w->members);
+        w->members = mem_xrealloc(w->members, w->cap_members * sizeof *w->members);
     }
     w->members[w->n_members++] = entity;
 }
@@ -416,9 +420,10 @@ static void apply_pair(memory_state *s, const ew_aggregate *agg, const ew_delta 
 }
 
 /* flush.lua's refused_by: checked before anything is written. */
-static bool refused(const memory_state *s, const char *topic, const ew_flush_partition *parts, size_t n,
-                    int32_t *refused_partition, int64_t *refused_offset)
+bool mem_offsets_refused(const ew_state *state, const char *topic, const ew_flush_partition *parts, size_t n,
+                         int32_t *refused_partition, int64_t *refused_offset)
 {
+    const memory_state *s = (const memory_state *)state;
     for (size_t i = 0; i < n; i++) {
         const mem_partition *p = find_partition(s, topic, parts[i].partition);
         if (p && p->has_offset && p->next_offset != parts[i].from_offset) {
@@ -432,9 +437,12 @@ static bool refused(const memory_state *s, const char *topic, const ew_flush_par
 
 /* flush.lua's record_offsets. Each watermark is compared with the value
  * stored before the batch, as the script's single HMGET does, so even a
- * partition named twice in a batch ends as it would in Valkey. */
-static void record_offsets(memory_state *s, const char *topic, const ew_flush_partition *parts, size_t n)
+ * partition named twice in a batch ends as it would in Valkey. Without
+ * watermarks (cost.lua), only the offsets are written. */
+void mem_offsets_record(ew_state *state, const char *topic, const ew_flush_partition *parts, size_t n,
+                        bool watermarks)
 {
+    memory_state *s = (memory_state *)state;
     if (!n)
         return;
     mem_topic *t = get_topic(s, topic);
@@ -442,7 +450,7 @@ static void record_offsets(memory_state *s, const char *topic, const ew_flush_pa
         bool known;
         int64_t watermark_ms;
     } stored_wm;
-    stored_wm *before = xrealloc(NULL, n * sizeof *before);
+    stored_wm *before = mem_xrealloc(NULL, n * sizeof *before);
     for (size_t i = 0; i < n; i++) {
         const mem_partition *p = table_find(&t->parts, parts[i].partition);
         before[i] = (stored_wm){p != NULL, p ? p->watermark_ms : 0};
@@ -452,7 +460,10 @@ static void record_offsets(memory_state *s, const char *topic, const ew_flush_pa
         mem_partition *p = table_get(&t->parts, parts[i].partition, &created);
         p->has_offset = true;
         p->next_offset = parts[i].next_offset;
-        if (!before[i].known || before[i].watermark_ms < parts[i].watermark_ms)
+        if (!watermarks) {
+            if (created)
+                p->watermark_ms = INT64_MIN;
+        } else if (!before[i].known || before[i].watermark_ms < parts[i].watermark_ms)
             p->watermark_ms = parts[i].watermark_ms;
     }
     free(before);
@@ -463,9 +474,9 @@ static ew_state_status mem_flush(ew_state *state, const char *topic, const ew_fl
                                  int64_t *refused_offset)
 {
     memory_state *s = (memory_state *)state;
-    if (refused(s, topic, parts, n_parts, refused_partition, refused_offset))
+    if (mem_offsets_refused(state, topic, parts, n_parts, refused_partition, refused_offset))
         return EW_STATE_REFUSED;
-    record_offsets(s, topic, parts, n_parts);
+    mem_offsets_record(state, topic, parts, n_parts, true);
     size_t pairs = ew_aggregate_pairs(agg);
     for (size_t i = 0; i < pairs; i++)
         apply_pair(s, agg, ew_aggregate_pair(agg, i), ship_through_ms);
@@ -582,9 +593,9 @@ static size_t window_entities(const memory_state *s, int64_t ws, uint32_t **out)
 {
     const mem_window *w = table_find(&s->windows, ws);
     size_t n = w ? w->n_members : 0;
-    uint8_t *seen = xrealloc(NULL, s->n_entities + 1);
+    uint8_t *seen = mem_xrealloc(NULL, s->n_entities + 1);
     memset(seen, 0, s->n_entities + 1);
-    *out = xrealloc(NULL, (s->n_entities + 1) * sizeof **out);
+    *out = mem_xrealloc(NULL, (s->n_entities + 1) * sizeof **out);
     for (size_t i = 0; i < n; i++) {
         (*out)[i] = w->members[i];
         seen[w->members[i]] = 1;
@@ -603,7 +614,7 @@ static ew_state_status mem_load_window(ew_state *state, int64_t window_start_ms,
     int64_t ws = window_start_ms / 1000;
     uint32_t *entities;
     *n = window_entities(s, ws, &entities);
-    *items = xrealloc(NULL, (*n + 1) * sizeof **items);
+    *items = mem_xrealloc(NULL, (*n + 1) * sizeof **items);
     memset(*items, 0, (*n + 1) * sizeof **items);
     for (size_t i = 0; i < *n; i++)
         fill_item(s, entities[i], ws, &(*items)[i]);
@@ -618,7 +629,7 @@ static void store_item(memory_state *s, const ew_score_item *it, int64_t window_
     uint32_t at = intern_entity(s, it->entity); /* may move s->entities */
     mem_entity *e = &s->entities[at];
     if (!e->history) {
-        e->history = xrealloc(NULL, EW_TRAFFIC_RULES * sizeof *e->history);
+        e->history = mem_xrealloc(NULL, EW_TRAFFIC_RULES * sizeof *e->history);
         for (int r = 0; r < EW_TRAFFIC_RULES; r++)
             ew_rule_history_init(&e->history[r]);
     }
@@ -710,8 +721,11 @@ static void mem_close(ew_state *state)
     free(s->windows.items);
     free(s->pending.items);
     free(s->topics);
+    mem_cost_free(s->cost);
     free(s);
 }
+
+mem_cost **mem_cost_of(ew_state *state) { return &((memory_state *)state)->cost; }
 
 /* No drop_namespace: a process's private state has no namespace to drop
  * and ends at close, so ew_state_drop_namespace has nothing to do. */
@@ -726,11 +740,17 @@ static const ew_state_ops memory_ops = {
     .load_window = mem_load_window,
     .commit_window = mem_commit_window,
     .read_range = mem_read_range,
+    .cost_apply = mem_cost_apply,
+    .cost_claim_refresh = mem_cost_claim_refresh,
+    .cost_read = mem_cost_read,
+    .cost_commit = mem_cost_commit,
+    .incident_note = mem_incident_note,
+    .incidents_overlapping = mem_incidents_overlapping,
 };
 
 ew_state *ew_state_open_memory(const ew_config *cfg)
 {
-    memory_state *s = xrealloc(NULL, sizeof *s);
+    memory_state *s = mem_xrealloc(NULL, sizeof *s);
     memset(s, 0, sizeof *s);
     s->base.ops = &memory_ops;
     s->cfg = cfg;

@@ -6,6 +6,8 @@
 #include "edgewatch/state.h"
 #include "edgewatch/state_backend.h"
 
+#include <stdlib.h>
+
 ew_state *ew_state_open(const ew_config *cfg) { return ew_state_open_valkey(cfg); }
 
 void ew_state_close(ew_state *s)
@@ -67,4 +69,65 @@ ew_state_status ew_state_drop_namespace(ew_state *s, uint64_t *deleted)
 {
     *deleted = 0;
     return s->ops->drop_namespace ? s->ops->drop_namespace(s, deleted) : EW_STATE_OK;
+}
+
+/* ---- cost (billing) state and incidents ---- */
+
+ew_state_status ew_state_cost_apply(ew_state *s, const char *topic, const ew_flush_partition *parts, size_t n_parts,
+                                    const ew_billing_record *recs, size_t n, int32_t *refused_partition,
+                                    int64_t *refused_offset)
+{
+    return s->ops->cost_apply(s, topic, parts, n_parts, recs, n, refused_partition, refused_offset);
+}
+
+ew_state_status ew_state_cost_claim_refresh(ew_state *s, ew_cost_refresh *out, bool *found)
+{
+    return s->ops->cost_claim_refresh(s, out, found);
+}
+
+void ew_cost_refresh_free(ew_cost_refresh *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_projects; i++)
+        free(r->projects[i]);
+    free(r->projects);
+    r->projects = NULL;
+    r->n_projects = 0;
+}
+
+ew_state_status ew_state_cost_read(ew_state *s, const char *project, int64_t first_day_ms, size_t n_days,
+                                   ew_cost_project *proj, ew_cost_day *days)
+{
+    return s->ops->cost_read(s, project, first_day_ms, n_days, proj, days);
+}
+
+void ew_cost_days_free(ew_cost_day *days, size_t n)
+{
+    for (size_t i = 0; days && i < n; i++) {
+        free(days[i].entries);
+        free(days[i].text);
+        days[i].entries = NULL;
+        days[i].text = NULL;
+        days[i].n_entries = 0;
+    }
+}
+
+ew_state_status ew_state_cost_commit(ew_state *s, uint64_t seq, const char *const *projects, const char *const *dets,
+                                     size_t n)
+{
+    return s->ops->cost_commit(s, seq, projects, dets, n);
+}
+
+ew_state_status ew_state_incident_note(ew_state *s, const char *project, const char *alert_id,
+                                       const char *entity_type, int64_t start_ms, int64_t end_ms)
+{
+    return s->ops->incident_note(s, project, alert_id, entity_type, start_ms, end_ms);
+}
+
+ew_state_status ew_state_incidents_overlapping(ew_state *s, const char *project, const char *entity_type,
+                                               int64_t from_ms, int64_t to_ms, char (*ids)[64], size_t cap,
+                                               size_t *n)
+{
+    return s->ops->incidents_overlapping(s, project, entity_type, from_ms, to_ms, ids, cap, n);
 }

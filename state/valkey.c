@@ -7,12 +7,12 @@
  *
  * Any I/O error drops the connection and returns EW_STATE_DOWN; the next
  * call reconnects. hiredis 0.14 has no TLS, so neither does this backend.
+ * The cost (billing) and incident operations are in valkey_cost.c; what
+ * both files share is declared in valkey_internal.h.
  */
-#include "edgewatch/state.h"
-#include "edgewatch/state_backend.h"
 #include "edgewatch/window.h"
+#include "valkey_internal.h"
 
-#include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,25 +23,9 @@ extern const char ew_lua_flush[];
 extern const char ew_lua_close[];
 extern const char ew_lua_assign[];
 
-typedef struct {
-    ew_state base; /* first member: what the interface sees */
-    const ew_config *cfg;
-    redisContext *ctx;
-    char sha_flush[41];
-    char sha_close[41];
-    char sha_assign[41];
-    char error[256];
-    /* Reused argument vectors for EVALSHA: no per-flush churn once warm. */
-    char *buf;
-    size_t buf_len, buf_cap;
-    size_t *arg_off, *arg_len;
-    size_t n_args, cap_args;
-    ew_state_stats stats;
-} valkey_state;
-
 /* Every exchange with the server goes through here, so `make bench` and
  * the shutdown line can show that Valkey work follows flushes, not records. */
-static void count_trip(valkey_state *s, size_t commands)
+void vk_count_trip(valkey_state *s, size_t commands)
 {
     s->stats.round_trips++;
     s->stats.commands += commands;
@@ -51,8 +35,7 @@ static const ew_state_stats *vk_stats(const ew_state *state) { return &((const v
 
 static const char *vk_last_error(const ew_state *state) { return ((const valkey_state *)state)->error; }
 
-static void set_error(valkey_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(valkey_state *s, const char *fmt, ...)
+void vk_set_error(valkey_state *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -60,11 +43,11 @@ static void set_error(valkey_state *s, const char *fmt, ...)
     va_end(ap);
 }
 
-static void drop_connection(valkey_state *s)
+void vk_drop_connection(valkey_state *s)
 {
     if (s->ctx) {
         if (s->ctx->err)
-            set_error(s, "valkey %s:%d: %s", s->cfg->valkey_host, s->cfg->valkey_port, s->ctx->errstr);
+            vk_set_error(s, "valkey %s:%d: %s", s->cfg->valkey_host, s->cfg->valkey_port, s->ctx->errstr);
         redisFree(s->ctx);
         s->ctx = NULL;
     }
@@ -72,11 +55,11 @@ static void drop_connection(valkey_state *s)
 
 static bool load_script(valkey_state *s, const char *text, char sha[41])
 {
-    count_trip(s, 1);
+    vk_count_trip(s, 1);
     redisReply *r = redisCommand(s->ctx, "SCRIPT LOAD %s", text);
     if (!r || r->type != REDIS_REPLY_STRING) {
         if (r)
-            set_error(s, "valkey SCRIPT LOAD: %s", r->str ? r->str : "unexpected reply");
+            vk_set_error(s, "valkey SCRIPT LOAD: %s", r->str ? r->str : "unexpected reply");
         freeReplyObject(r);
         return false;
     }
@@ -89,16 +72,16 @@ static bool authenticate(valkey_state *s)
 {
     if (!s->cfg->valkey_password || !*s->cfg->valkey_password)
         return true;
-    count_trip(s, 1);
+    vk_count_trip(s, 1);
     redisReply *r = redisCommand(s->ctx, "AUTH %s", s->cfg->valkey_password);
     bool ok = r && r->type == REDIS_REPLY_STATUS;
     if (r && !ok)
-        set_error(s, "valkey AUTH: %s", r->str ? r->str : "failed");
+        vk_set_error(s, "valkey AUTH: %s", r->str ? r->str : "failed");
     freeReplyObject(r);
     return ok;
 }
 
-static bool ensure_connected(valkey_state *s)
+bool vk_ensure_connected(valkey_state *s)
 {
     if (s->ctx)
         return true;
@@ -106,14 +89,14 @@ static bool ensure_connected(valkey_state *s)
     s->ctx = redisConnectWithTimeout(s->cfg->valkey_host, s->cfg->valkey_port, tv);
     if (!s->ctx || s->ctx->err) {
         if (!s->ctx)
-            set_error(s, "valkey %s:%d: cannot allocate context", s->cfg->valkey_host, s->cfg->valkey_port);
-        drop_connection(s);
+            vk_set_error(s, "valkey %s:%d: cannot allocate context", s->cfg->valkey_host, s->cfg->valkey_port);
+        vk_drop_connection(s);
         return false;
     }
     redisSetTimeout(s->ctx, tv);
     redisEnableKeepAlive(s->ctx);
     if (!authenticate(s) || !load_script(s, ew_lua_flush, s->sha_flush) || !load_script(s, ew_lua_close, s->sha_close) ||
-        !load_script(s, ew_lua_assign, s->sha_assign)) {
+        !load_script(s, ew_lua_assign, s->sha_assign) || !load_script(s, ew_lua_cost, s->sha_cost)) {
         redisFree(s->ctx);
         s->ctx = NULL;
         return false;
@@ -134,13 +117,13 @@ static void vk_close(ew_state *state)
 
 /* ---- argument vector building ---- */
 
-static void args_reset(valkey_state *s)
+void vk_args_reset(valkey_state *s)
 {
     s->buf_len = 0;
     s->n_args = 0;
 }
 
-static void args_push(valkey_state *s, const char *data, size_t len)
+void vk_args_push(valkey_state *s, const char *data, size_t len)
 {
     if (s->buf_len + len > s->buf_cap) {
         s->buf_cap = (s->buf_len + len) * 2 + 4096;
@@ -158,17 +141,17 @@ static void args_push(valkey_state *s, const char *data, size_t len)
     s->n_args++;
 }
 
-static void args_str(valkey_state *s, const char *str) { args_push(s, str, strlen(str)); }
+void vk_args_str(valkey_state *s, const char *str) { vk_args_push(s, str, strlen(str)); }
 
-static void args_i64(valkey_state *s, int64_t v)
+void vk_args_i64(valkey_state *s, int64_t v)
 {
     char tmp[24];
     int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    args_push(s, tmp, (size_t)n);
+    vk_args_push(s, tmp, (size_t)n);
 }
 
 /* Runs EVALSHA over the collected arguments (which start at ARGV[1]). */
-static redisReply *eval_args(valkey_state *s, char sha[41], const char *script_text)
+redisReply *vk_eval_args(valkey_state *s, char sha[41], const char *script_text)
 {
     size_t n = s->n_args + 3;
     const char **argv = malloc(n * sizeof *argv);
@@ -183,22 +166,22 @@ static redisReply *eval_args(valkey_state *s, char sha[41], const char *script_t
         argv[i + 3] = s->buf + s->arg_off[i];
         lens[i + 3] = s->arg_len[i];
     }
-    count_trip(s, 1);
+    vk_count_trip(s, 1);
     redisReply *r = redisCommandArgv(s->ctx, (int)n, argv, lens);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
         r = NULL;
         if (load_script(s, script_text, sha)) {
-            count_trip(s, 1);
+            vk_count_trip(s, 1);
             r = redisCommandArgv(s->ctx, (int)n, argv, lens);
         }
     }
     free(argv);
     free(lens);
     if (!r)
-        drop_connection(s);
+        vk_drop_connection(s);
     else if (r->type == REDIS_REPLY_ERROR)
-        set_error(s, "valkey script error: %s", r->str);
+        vk_set_error(s, "valkey script error: %s", r->str);
     return r;
 }
 
@@ -211,11 +194,11 @@ static void push_tops(valkey_state *s, const ew_topk *top)
     size_t len[EW_DIMS], n = 0;
     for (int d = 0; d < EW_DIMS; d++)
         n += (len[d] = ew_topk_format(top, (ew_dim)d, text[d], sizeof text[d])) > 0;
-    args_i64(s, (int64_t)n);
+    vk_args_i64(s, (int64_t)n);
     for (int d = 0; d < EW_DIMS; d++)
         if (len[d]) {
-            args_str(s, ew_dim_field((ew_dim)d));
-            args_push(s, text[d], len[d]);
+            vk_args_str(s, ew_dim_field((ew_dim)d));
+            vk_args_push(s, text[d], len[d]);
         }
 }
 
@@ -237,18 +220,18 @@ static void push_pair(valkey_state *s, const ew_aggregate *agg, const ew_delta *
 {
     ew_field_value fields[EW_DELTA_MAX_FIELDS];
     size_t nf = d->requests ? ew_delta_fields(d, fields) : 0;
-    args_str(s, ew_entity_name(agg, d->entity));
-    args_i64(s, d->window_start_ms / 1000);
-    args_str(s, d->on_time ? "1" : "0");
-    args_i64(s, (int64_t)nf);
+    vk_args_str(s, ew_entity_name(agg, d->entity));
+    vk_args_i64(s, d->window_start_ms / 1000);
+    vk_args_str(s, d->on_time ? "1" : "0");
+    vk_args_i64(s, (int64_t)nf);
     for (size_t f = 0; f < nf; f++) {
-        args_str(s, fields[f].name);
-        args_i64(s, (int64_t)fields[f].value);
+        vk_args_str(s, fields[f].name);
+        vk_args_i64(s, (int64_t)fields[f].value);
     }
     if (ew_delta_ships(d, ship_through_ms))
         push_tops(s, &d->top);
     else
-        args_i64(s, 0);
+        vk_args_i64(s, 0);
 }
 
 static void push_pairs(valkey_state *s, const ew_aggregate *agg, int64_t ship_through_ms)
@@ -256,7 +239,7 @@ static void push_pairs(valkey_state *s, const ew_aggregate *agg, int64_t ship_th
     size_t pairs = ew_aggregate_pairs(agg), out = 0;
     for (size_t i = 0; i < pairs; i++)
         out += pair_goes_out(ew_aggregate_pair(agg, i), ship_through_ms);
-    args_i64(s, (int64_t)out);
+    vk_args_i64(s, (int64_t)out);
     for (size_t i = 0; i < pairs; i++) {
         const ew_delta *d = ew_aggregate_pair(agg, i);
         if (pair_goes_out(d, ship_through_ms))
@@ -269,22 +252,22 @@ static ew_state_status vk_flush(ew_state *state, const char *topic, const ew_flu
                                int64_t *refused_offset)
 {
     valkey_state *s = (valkey_state *)state;
-    if (!ensure_connected(s))
+    if (!vk_ensure_connected(s))
         return EW_STATE_DOWN;
-    args_reset(s);
-    args_str(s, s->cfg->prefix);
-    args_str(s, topic);
-    args_i64(s, s->cfg->retention_ms / 1000);
-    args_i64(s, ew_config_window_ttl_ms(s->cfg) / 1000);
-    args_i64(s, (int64_t)n_parts);
+    vk_args_reset(s);
+    vk_args_str(s, s->cfg->prefix);
+    vk_args_str(s, topic);
+    vk_args_i64(s, s->cfg->retention_ms / 1000);
+    vk_args_i64(s, ew_config_window_ttl_ms(s->cfg) / 1000);
+    vk_args_i64(s, (int64_t)n_parts);
     for (size_t i = 0; i < n_parts; i++) {
-        args_i64(s, parts[i].partition);
-        args_i64(s, parts[i].from_offset);
-        args_i64(s, parts[i].next_offset);
-        args_i64(s, parts[i].watermark_ms);
+        vk_args_i64(s, parts[i].partition);
+        vk_args_i64(s, parts[i].from_offset);
+        vk_args_i64(s, parts[i].next_offset);
+        vk_args_i64(s, parts[i].watermark_ms);
     }
     push_pairs(s, agg, ship_through_ms);
-    redisReply *r = eval_args(s, s->sha_flush, ew_lua_flush);
+    redisReply *r = vk_eval_args(s, s->sha_flush, ew_lua_flush);
     if (!r)
         return EW_STATE_DOWN;
     ew_state_status st = EW_STATE_DOWN;
@@ -301,7 +284,7 @@ static ew_state_status vk_flush(ew_state *state, const char *topic, const ew_flu
 
 /* ---- reads and scoring state ---- */
 
-static int64_t reply_i64(const redisReply *r, int64_t fallback)
+int64_t vk_reply_i64(const redisReply *r, int64_t fallback)
 {
     if (r && r->type == REDIS_REPLY_STRING)
         return strtoll(r->str, NULL, 10);
@@ -314,22 +297,22 @@ static ew_state_status vk_partitions(ew_state *state, const char *topic, const i
                                     int64_t *next_offsets, int64_t *watermarks_ms)
 {
     valkey_state *s = (valkey_state *)state;
-    if (!ensure_connected(s))
+    if (!vk_ensure_connected(s))
         return EW_STATE_DOWN;
     for (size_t i = 0; i < n; i++) {
         redisAppendCommand(s->ctx, "HGET %soff:%s %d", s->cfg->prefix, topic, partitions[i]);
         redisAppendCommand(s->ctx, "HGET %swm:%s %d", s->cfg->prefix, topic, partitions[i]);
     }
-    count_trip(s, 2 * n);
+    vk_count_trip(s, 2 * n);
     for (size_t i = 0; i < n; i++) {
         redisReply *off = NULL, *wm = NULL;
         if (redisGetReply(s->ctx, (void **)&off) != REDIS_OK || redisGetReply(s->ctx, (void **)&wm) != REDIS_OK) {
             freeReplyObject(off);
-            drop_connection(s);
+            vk_drop_connection(s);
             return EW_STATE_DOWN;
         }
-        next_offsets[i] = reply_i64(off, -1);
-        watermarks_ms[i] = reply_i64(wm, INT64_MIN);
+        next_offsets[i] = vk_reply_i64(off, -1);
+        watermarks_ms[i] = vk_reply_i64(wm, INT64_MIN);
         freeReplyObject(off);
         freeReplyObject(wm);
     }
@@ -342,16 +325,16 @@ static ew_state_status vk_claim_closed(ew_state *state, const char *topic, int64
 {
     valkey_state *s = (valkey_state *)state;
     *n_claimed = 0;
-    if (!ensure_connected(s))
+    if (!vk_ensure_connected(s))
         return EW_STATE_DOWN;
-    args_reset(s);
-    args_str(s, s->cfg->prefix);
-    args_str(s, topic);
-    args_i64(s, s->cfg->idle_timeout_ms);
-    args_i64(s, s->cfg->window_ms);
-    args_i64(s, 10); /* lease: a scorer that dies is replaced within 10 s */
-    args_i64(s, (int64_t)cap);
-    redisReply *r = eval_args(s, s->sha_close, ew_lua_close);
+    vk_args_reset(s);
+    vk_args_str(s, s->cfg->prefix);
+    vk_args_str(s, topic);
+    vk_args_i64(s, s->cfg->idle_timeout_ms);
+    vk_args_i64(s, s->cfg->window_ms);
+    vk_args_i64(s, 10); /* lease: a scorer that dies is replaced within 10 s */
+    vk_args_i64(s, (int64_t)cap);
+    redisReply *r = vk_eval_args(s, s->sha_close, ew_lua_close);
     if (!r)
         return EW_STATE_DOWN;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
@@ -377,11 +360,11 @@ static ew_state_status window_entities(valkey_state *s, int64_t window_start_ms,
     redisAppendCommand(s->ctx, "SMEMBERS %swin:%lld", P, (long long)(window_start_ms / 1000));
     redisAppendCommand(s->ctx, "ZRANGEBYSCORE %sknown %lld +inf", P,
                        (long long)(window_start_ms - s->cfg->retention_ms));
-    count_trip(s, 2);
+    vk_count_trip(s, 2);
     redisReply *r[2] = {NULL, NULL};
     if (redisGetReply(s->ctx, (void **)&r[0]) != REDIS_OK || redisGetReply(s->ctx, (void **)&r[1]) != REDIS_OK) {
         freeReplyObject(r[0]);
-        drop_connection(s);
+        vk_drop_connection(s);
         return EW_STATE_DOWN;
     }
     ew_state_status st = EW_STATE_OK;
@@ -446,12 +429,12 @@ static ew_state_status read_items(valkey_state *s, int64_t window_start_ms, char
     ew_detector_field_names(window_start_ms, fields);
     for (size_t i = 0; i < n; i++)
         append_item_reads(s, names[i], window_start_ms, fields);
-    count_trip(s, 2 * n);
+    vk_count_trip(s, 2 * n);
     for (size_t i = 0; i < n; i++) {
         redisReply *agg = NULL, *det = NULL;
         if (redisGetReply(s->ctx, (void **)&agg) != REDIS_OK || redisGetReply(s->ctx, (void **)&det) != REDIS_OK) {
             freeReplyObject(agg);
-            drop_connection(s);
+            vk_drop_connection(s);
             return EW_STATE_DOWN;
         }
         snprintf(out[i].entity, sizeof out[i].entity, "%s", names[i]);
@@ -467,7 +450,7 @@ static ew_state_status vk_load_window(ew_state *state, int64_t window_start_ms, 
     valkey_state *s = (valkey_state *)state;
     *items = NULL;
     *n = 0;
-    if (!ensure_connected(s))
+    if (!vk_ensure_connected(s))
         return EW_STATE_DOWN;
     char **names = NULL;
     size_t count = 0;
@@ -509,19 +492,19 @@ static size_t append_item_writes(valkey_state *s, const ew_score_item *it, int64
     return 3;
 }
 
-static ew_state_status drain_replies(valkey_state *s, size_t n)
+ew_state_status vk_drain_replies(valkey_state *s, size_t n)
 {
     ew_state_status st = EW_STATE_OK;
     if (n)
-        count_trip(s, n);
+        vk_count_trip(s, n);
     for (size_t i = 0; i < n; i++) {
         redisReply *r = NULL;
         if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
-            drop_connection(s);
+            vk_drop_connection(s);
             return EW_STATE_DOWN;
         }
         if (r->type == REDIS_REPLY_ERROR) {
-            set_error(s, "valkey: %s", r->str);
+            vk_set_error(s, "valkey: %s", r->str);
             st = EW_STATE_DOWN;
         }
         freeReplyObject(r);
@@ -532,7 +515,7 @@ static ew_state_status drain_replies(valkey_state *s, size_t n)
 static ew_state_status vk_commit_window(ew_state *state, const ew_score_item *items, size_t n, int64_t window_start_ms)
 {
     valkey_state *s = (valkey_state *)state;
-    if (!ensure_connected(s))
+    if (!vk_ensure_connected(s))
         return EW_STATE_DOWN;
     char fields[EW_DETECTOR_FIELDS][EW_DETECTOR_FIELD_LEN];
     ew_detector_field_names(window_start_ms, fields);
@@ -551,21 +534,21 @@ static ew_state_status vk_commit_window(ew_state *state, const ew_score_item *it
                        (long long)(ew_config_window_ttl_ms(s->cfg) / 1000));
     redisAppendCommand(s->ctx, "ZREM %spending %lld", P, ws);
     redisAppendCommand(s->ctx, "EXEC");
-    return drain_replies(s, pending + 5);
+    return vk_drain_replies(s, pending + 5);
 }
 
 static ew_state_status vk_register_partitions(ew_state *state, const char *topic, const int32_t *partitions, size_t n)
 {
     valkey_state *s = (valkey_state *)state;
-    if (!ensure_connected(s))
+    if (!vk_ensure_connected(s))
         return EW_STATE_DOWN;
-    args_reset(s);
-    args_str(s, s->cfg->prefix);
-    args_str(s, topic);
-    args_i64(s, s->cfg->retention_ms / 1000);
+    vk_args_reset(s);
+    vk_args_str(s, s->cfg->prefix);
+    vk_args_str(s, topic);
+    vk_args_i64(s, s->cfg->retention_ms / 1000);
     for (size_t i = 0; i < n; i++)
-        args_i64(s, partitions[i]);
-    redisReply *r = eval_args(s, s->sha_assign, ew_lua_assign);
+        vk_args_i64(s, partitions[i]);
+    redisReply *r = vk_eval_args(s, s->sha_assign, ew_lua_assign);
     if (!r)
         return EW_STATE_DOWN;
     ew_state_status st = r->type == REDIS_REPLY_INTEGER ? EW_STATE_OK : EW_STATE_DOWN;
@@ -598,12 +581,12 @@ static ew_state_status read_batch(valkey_state *s, const char *kind, const char 
     for (size_t i = 0; i < batch; i++)
         redisAppendCommand(s->ctx, "HGETALL %s%s:%s:%lld", s->cfg->prefix, kind, entity,
                            (long long)((first_ms + (int64_t)i * step_ms) / 1000));
-    count_trip(s, batch);
+    vk_count_trip(s, batch);
     ew_stored_window w;
     for (size_t i = 0; i < batch; i++) {
         redisReply *r = NULL;
         if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
-            drop_connection(s);
+            vk_drop_connection(s);
             return EW_STATE_DOWN;
         }
         if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
@@ -619,7 +602,7 @@ static ew_state_status vk_read_range(ew_state *state, const char *entity, bool h
                                     ew_stored_window_fn fn, void *ctx)
 {
     valkey_state *s = (valkey_state *)state;
-    if (!ensure_connected(s))
+    if (!vk_ensure_connected(s))
         return EW_STATE_DOWN;
     int64_t step = hourly ? 3600000 : s->cfg->window_ms;
     int64_t first = ew_window_start(from_ms, step);
@@ -641,18 +624,18 @@ static ew_state_status vk_drop_namespace(ew_state *state, uint64_t *deleted)
 {
     valkey_state *s = (valkey_state *)state;
     if (!strstr(s->cfg->prefix, "ns:")) {
-        set_error(s, "refusing to delete keys under \"%s\": not a namespace", s->cfg->prefix);
+        vk_set_error(s, "refusing to delete keys under \"%s\": not a namespace", s->cfg->prefix);
         return EW_STATE_DOWN;
     }
-    if (!ensure_connected(s))
+    if (!vk_ensure_connected(s))
         return EW_STATE_DOWN;
     char cursor[32] = "0";
     do {
-        count_trip(s, 1);
+        vk_count_trip(s, 1);
         redisReply *r = redisCommand(s->ctx, "SCAN %s MATCH %s* COUNT 1000", cursor, s->cfg->prefix);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             freeReplyObject(r);
-            drop_connection(s);
+            vk_drop_connection(s);
             return EW_STATE_DOWN;
         }
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
@@ -661,7 +644,7 @@ static ew_state_status vk_drop_namespace(ew_state *state, uint64_t *deleted)
             redisAppendCommand(s->ctx, "UNLINK %s", keys->element[i]->str);
         size_t n = keys->elements;
         freeReplyObject(r);
-        if (drain_replies(s, n) != EW_STATE_OK)
+        if (vk_drain_replies(s, n) != EW_STATE_OK)
             return EW_STATE_DOWN;
         *deleted += n;
     } while (strcmp(cursor, "0") != 0);
@@ -680,6 +663,12 @@ static const ew_state_ops valkey_ops = {
     .commit_window = vk_commit_window,
     .read_range = vk_read_range,
     .drop_namespace = vk_drop_namespace,
+    .cost_apply = vk_cost_apply,
+    .cost_claim_refresh = vk_cost_claim_refresh,
+    .cost_read = vk_cost_read,
+    .cost_commit = vk_cost_commit,
+    .incident_note = vk_incident_note,
+    .incidents_overlapping = vk_incidents_overlapping,
 };
 
 ew_state *ew_state_open_valkey(const ew_config *cfg)
@@ -687,6 +676,6 @@ ew_state *ew_state_open_valkey(const ew_config *cfg)
     valkey_state *s = calloc(1, sizeof *s);
     s->base.ops = &valkey_ops;
     s->cfg = cfg;
-    ensure_connected(s);
+    vk_ensure_connected(s);
     return &s->base;
 }

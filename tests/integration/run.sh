@@ -13,6 +13,7 @@ source tests/integration/test_state_show.sh
 source tests/integration/test_suppress.sh
 source tests/integration/test_replay.sh
 source tests/integration/test_score.sh
+source tests/integration/test_cost_state.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
 passed=0
@@ -314,6 +315,7 @@ test_end_to_end
 test_state_show
 test_suppress
 test_flush_script
+test_cost_state
 test_replay
 test_replay_topic
 test_score
