@@ -187,6 +187,9 @@ static void set_rule_defaults(ew_config *cfg)
         };
     set_cost_rule_defaults(&cfg->rules[EW_RULE_COST_SPIKE]);
     set_cost_rule_defaults(&cfg->rules[EW_RULE_COST_DROP]);
+    /* Weekends are the most common drop: judge drops only once two weeks
+     * have taught the weekday pattern. */
+    cfg->rules[EW_RULE_COST_DROP].warmup_windows = 14;
     cfg->traffic_floor_per_min = 10;
 }
 

@@ -53,24 +53,43 @@ static double median_of(const double *v, size_t n)
     return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
-/* Each weekday's median over the overall median, once every weekday has
- * two samples to speak for it; 1 before. Clamped so a weekday with next to
- * no spend does not divide by almost zero. */
+/* Of two samples the ratio nearer 1: a true weekly pattern shows in both,
+ * a step in spend next to one of them only in that one. Of more, the median. */
+static double weekday_ratio(const double *ratios, size_t k)
+{
+    if (k > 2)
+        return median_of(ratios, k);
+    return fabs(log(ratios[0])) <= fabs(log(ratios[1])) ? ratios[0] : ratios[1];
+}
+
+/* Each sample over its local level (the median of the week around it), a
+ * weekday's factor the median of its samples' ratios, once every weekday
+ * has two samples to speak for it; 1 before. A local level rather than the
+ * overall median keeps a lasting step in spend (a scale-up ten days ago)
+ * from reading as a weekday pattern. Clamped so a weekday with next to no
+ * spend does not divide by almost zero. */
 static void weekday_factors(const double *values, const int *weekdays, size_t n, double f[7])
 {
     for (int d = 0; d < 7; d++)
         f[d] = 1;
-    double all = median_of(values, n);
-    if (n < 14 || all <= 0)
+    if (n < 14)
         return;
+    double ratio[MAX_SAMPLES];
+    for (size_t i = 0; i < n; i++) {
+        /* A whole week, shifted inward at the ends, so every weekday is in it once. */
+        size_t lo = i >= 3 ? i - 3 : 0;
+        lo = lo + 7 > n ? n - 7 : lo;
+        double level = median_of(values + lo, 7);
+        ratio[i] = level > 0 ? fmin(5.0, fmax(0.2, values[i] / level)) : 1;
+    }
     for (int d = 0; d < 7; d++) {
         double same[MAX_SAMPLES];
         size_t k = 0;
-        for (size_t i = 0; i < n && k < MAX_SAMPLES; i++)
+        for (size_t i = 0; i < n; i++)
             if (weekdays[i] == d)
-                same[k++] = values[i];
+                same[k++] = ratio[i];
         if (k >= 2)
-            f[d] = fmin(5.0, fmax(0.2, median_of(same, k) / all));
+            f[d] = weekday_ratio(same, k);
     }
 }
 
