@@ -53,8 +53,27 @@ static const char *what_of(const char *rule)
     return rule;
 }
 
+/* "streaming spend $6,745/day vs $4,179/day expected (+$2,566/day, +61%), top USE1-Kafka.m5.2xlarge" */
+static void cost_summary(const ew_alert *a, char *out, size_t cap)
+{
+    double change = a->observed - a->expected;
+    char pct[32] = "";
+    if (a->expected > 0)
+        snprintf(pct, sizeof pct, ", %+.0f%%", 100 * change / a->expected);
+    int n = snprintf(out, cap, "%s %s%s: $%.0f/day vs $%.0f/day expected (%s$%.0f/day%s)", a->entity_id,
+                     strcmp(a->rule, "cost_drop") == 0 ? "spend dropped" : "spend up",
+                     a->kind == EW_EVENT_RESOLVED ? ", resolved" : "", a->observed, a->expected, change < 0 ? "-" : "+",
+                     fabs(change), pct);
+    if (a->n_top > 0 && n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, ", top %s %s", a->top[0].dimension, a->top[0].value);
+}
+
 void ew_alert_summary(const ew_alert *a, char *out, size_t cap)
 {
+    if (strncmp(a->rule, "cost_", 5) == 0) {
+        cost_summary(a, out, cap);
+        return;
+    }
     char observed[32], expected[32];
     format_value(a->rule, a->observed, observed, sizeof observed);
     format_value(a->rule, a->expected, expected, sizeof expected);

@@ -214,16 +214,18 @@ static const ew_suppression *silence_of(ew_billing_core *c, const project_contex
 }
 
 /* Notes this incident for related_alerts and lists the traffic incidents
- * of the project's distributions it overlaps. A failure only leaves the
- * list short: it must not hold the alert back. */
+ * of the project's distributions it overlaps. Billing has hourly resolution
+ * and lags by hours, so a cost incident counts from the UTC midnight of its
+ * first breach. A failure only leaves the list short: it must not hold the
+ * alert back. */
 static size_t related_traffic(ew_billing_core *c, const project_context *p, const ew_incident *inc,
                               const ew_cost_measure *m, char (*ids)[EW_ALERT_ID_LEN])
 {
     size_t n = 0;
-    int64_t end = inc->open ? INT64_MAX : m->to_ms;
-    if (ew_state_incident_note(c->state, p->name, inc->alert_id, "project", inc->start_ws, end) != EW_STATE_OK ||
-        ew_state_incidents_overlapping(c->state, p->name, "distribution", inc->start_ws, m->to_ms, ids, MAX_RELATED,
-                                       &n) != EW_STATE_OK)
+    int64_t from = inc->start_ws - inc->start_ws % EW_BILL_DAY_MS, end = inc->open ? INT64_MAX : m->to_ms;
+    if (ew_state_incident_note(c->state, p->name, inc->alert_id, "project", from, end) != EW_STATE_OK ||
+        ew_state_incidents_overlapping(c->state, p->name, "distribution", from, m->to_ms, ids, MAX_RELATED, &n) !=
+            EW_STATE_OK)
         return 0;
     return n;
 }

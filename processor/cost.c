@@ -63,7 +63,7 @@ static double weekday_ratio(const double *ratios, size_t k)
 }
 
 /* Each sample over its local level (the median of the week around it), a
- * weekday's factor the median of its samples' ratios, once every weekday
+ * weekday's factor weekday_ratio of its samples' ratios, once every weekday
  * has two samples to speak for it; 1 before. A local level rather than the
  * overall median keeps a lasting step in spend (a scale-up ten days ago)
  * from reading as a weekday pattern. Clamped so a weekday with next to no

@@ -14,6 +14,7 @@ source tests/integration/test_suppress.sh
 source tests/integration/test_replay.sh
 source tests/integration/test_score.sh
 source tests/integration/test_cost_state.sh
+source tests/integration/test_billing.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
 passed=0
@@ -319,6 +320,9 @@ test_cost_state
 test_replay
 test_replay_topic
 test_score
+test_billing_replay
+test_billing_cross_signal
+test_billing_run
 state_timed test_state_crash
 state_timed test_state_rebalance
 state_timed test_state_outage

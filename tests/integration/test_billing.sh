@@ -41,7 +41,7 @@ billing_eval() { # billing_eval NAME ALERTS LABELS [TRUTH TOTALS]
 }
 
 test_billing_replay() {
-    local d=$STACK_DIR/billing
+    local d=$STACK_DIR/billing_replay
     mkdir -p "$d"
     billing_config "$d/cfg.json"
     "$EW" gen --scenario billing --seed 1 --start $BILLING_START --out "$d/bill.jsonl" --labels "$d/labels.jsonl" \
@@ -67,10 +67,11 @@ test_billing_replay() {
     expect "both backends give the same cost alerts" \
         cmp <(sed 's/"emitted_at":"[^"]*"//' "$d/alerts1.jsonl") <(sed 's/"emitted_at":"[^"]*"//' "$d/alerts3.jsonl")
     # A replay applied twice into the same namespace is refused, not double counted.
-    quietly "$d/replay4.err" "$EW" replay -c "$d/cfg.json" --namespace bill1 --billing "$d/bill.jsonl" \
-        --alerts-out "$d/alerts4.jsonl"
-    expect "replaying the same billing file into the same namespace again is refused (exit 1)" \
-        grep -q "refused billing lines" "$d/replay4.err"
+    "$EW" replay -c "$d/cfg.json" --namespace bill1 --billing "$d/bill.jsonl" --alerts-out "$d/alerts4.jsonl" \
+        2> "$d/replay4.err"
+    local rc=$?
+    expect "replaying the same billing file into the same namespace again is refused (exit $rc)" \
+        bash -c "[ $rc -eq 1 ] && grep -q 'refused billing lines' '$d/replay4.err'"
     python3 tests/integration/billing_totals.py "$EW" "$d/cfg.json" "$d/truth.jsonl" $BILLING_START $BILLING_END \
         --namespace bill1 > "$d/totals2.jsonl"
     expect "after the refused second replay the totals are unchanged" cmp "$d/totals.jsonl" "$d/totals2.jsonl"
@@ -204,8 +205,20 @@ print(f"cost alert {first['alert_id']} lists {first['related_alerts']}; top reso
       f"+${res[0]['impact']:.0f}/day; summary: {first['summary']}")
 PY
     then
-        pass "a bandwidth cost jump and a request spike of the same distribution list each other ($(cat "$d/check.out"))"
+        pass "a bandwidth cost alert lists the request spike of its distribution ($(cat "$d/check.out"))"
     else
-        fail "cross-signal: $(cat "$d/check.out")"
+        fail "cross-signal, cost to traffic: $(cat "$d/check.out")"
     fi
+    # The other way: costs first (into a namespace), then the traffic of the
+    # same day into the same namespace: the spike's events list the cost alert.
+    quietly "$d/replay_b.err" "$EW" replay -c "$d/cfg.json" --namespace cross --billing "$d/bill.jsonl" \
+        --alerts-out "$d/alerts_b.jsonl"
+    quietly "$d/replay_t.err" "$EW" replay -c "$d/cfg.json" --namespace cross --input "$d/lines.tsv" \
+        --alerts-out "$d/alerts_t.jsonl"
+    local cost_id
+    cost_id=$(python3 -c 'import json,sys; print([a for a in map(json.loads, open(sys.argv[1])) if a["rule"] == "cost_spike"][0]["alert_id"])' "$d/alerts_b.jsonl")
+    expect "the request spike's events list the project's open cost alert $cost_id" \
+        python3 -c 'import json,sys
+spikes = [a for a in map(json.loads, open(sys.argv[1])) if a["rule"] == "request_spike" and a["entity_id"] == sys.argv[3]]
+assert spikes and all(sys.argv[2] in a["related_alerts"] for a in spikes), spikes' "$d/alerts_t.jsonl" "$cost_id" "$dist"
 }
