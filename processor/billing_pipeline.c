@@ -18,6 +18,7 @@
 #include "edgewatch/sink.h"
 #include "edgewatch/source.h"
 #include "edgewatch/state.h"
+#include "edgewatch/suppress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 
 #define MAX_BACKOFF_MS 30000
 #define MAX_PARTS 256
+#define SUPPRESSIONS_REFRESH_MS 30000
 
 typedef struct {
     const ew_config *cfg;
@@ -32,6 +34,8 @@ typedef struct {
     ew_sink *sink;
     ew_source *source;
     ew_billing_core *core;
+    ew_suppressions suppressions;
+    int64_t suppressions_at;
     bool dead_letters_pending, paused;
     int64_t backoff_ms, retry_at, last_flush;
 } billing_pipeline;
@@ -91,6 +95,13 @@ static void resume_after_outage(billing_pipeline *p)
     }
 }
 
+/* Silences cover cost alerts too; re-read as often as the traffic loop does. */
+static void refresh_suppressions(billing_pipeline *p)
+{
+    if (ew_suppressions_refresh(p->cfg, &p->suppressions, &p->suppressions_at, SUPPRESSIONS_REFRESH_MS))
+        ew_billing_core_set_suppressions(p->core, &p->suppressions);
+}
+
 static bool flush_and_score(billing_pipeline *p)
 {
     if (flush(p) == EW_STATE_DOWN) {
@@ -98,6 +109,7 @@ static bool flush_and_score(billing_pipeline *p)
         return false;
     }
     resume_after_outage(p);
+    refresh_suppressions(p);
     ew_billing_core_score(p->core);
     return true;
 }
@@ -195,6 +207,7 @@ static void close_stages(billing_pipeline *p)
         ew_billing_core_log_summary(p->core);
     ew_billing_core_free(p->core);
     ew_state_close(p->state);
+    ew_suppressions_free(&p->suppressions);
 }
 
 int ew_billing_pipeline_run(const ew_config *cfg, const atomic_bool *stop)
@@ -203,6 +216,7 @@ int ew_billing_pipeline_run(const ew_config *cfg, const atomic_bool *stop)
     char err[512];
     memset(&p, 0, sizeof p);
     p.cfg = cfg;
+    ew_suppressions_init(&p.suppressions);
     if (!open_stages(&p, err, sizeof err)) {
         ew_error("billing: %s", err);
         close_stages(&p);

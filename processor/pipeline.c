@@ -185,22 +185,10 @@ static void on_assigning(void *opaque, rd_kafka_topic_partition_list_t *parts)
 
 /* ---- metadata and suppressions ---- */
 
-static void refresh_suppressions(pipeline *p, int64_t now)
+static void refresh_suppressions(pipeline *p)
 {
-    if (p->suppressions_at && now - p->suppressions_at < SUPPRESSIONS_REFRESH_MS)
-        return;
-    p->suppressions_at = now;
-    ew_suppressions fresh;
-    char err[256];
-    ew_suppressions_init(&fresh);
-    if (!ew_suppressions_load_valkey(p->cfg, &fresh, err, sizeof err)) {
-        ew_warn("silences and events not refreshed (keeping %zu): %s", p->suppressions.n, err);
-        ew_suppressions_free(&fresh);
-        return;
-    }
-    ew_suppressions_free(&p->suppressions);
-    p->suppressions = fresh;
-    ew_core_set_suppressions(p->core, &p->suppressions);
+    if (ew_suppressions_refresh(p->cfg, &p->suppressions, &p->suppressions_at, SUPPRESSIONS_REFRESH_MS))
+        ew_core_set_suppressions(p->core, &p->suppressions);
 }
 
 static void reload_metadata(pipeline *p)
@@ -215,7 +203,7 @@ static void reload_metadata(pipeline *p)
 
 static void score_closed(pipeline *p)
 {
-    refresh_suppressions(p, ew_mono_ms());
+    refresh_suppressions(p);
     ew_core_score_closed(p->core);
 }
 

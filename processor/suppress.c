@@ -582,3 +582,22 @@ const ew_suppression *ew_suppression_match(const ew_suppressions *s, ew_suppress
     }
     return best;
 }
+
+bool ew_suppressions_refresh(const ew_config *cfg, ew_suppressions *current, int64_t *read_at, int64_t every_ms)
+{
+    int64_t now = ew_mono_ms();
+    if (*read_at && now - *read_at < every_ms)
+        return false;
+    *read_at = now;
+    ew_suppressions fresh;
+    char err[256];
+    ew_suppressions_init(&fresh);
+    if (!ew_suppressions_load_valkey(cfg, &fresh, err, sizeof err)) {
+        ew_warn("silences and events not refreshed (keeping %zu): %s", current->n, err);
+        ew_suppressions_free(&fresh);
+        return false;
+    }
+    ew_suppressions_free(current);
+    *current = fresh;
+    return true;
+}

@@ -101,6 +101,11 @@ int ew_suppression_remove(const ew_config *cfg, ew_suppress_kind kind, const cha
  * only distribution entries can match); and rule is "" or equals rule.
  * Among several matches the earliest from_ms wins, then the smallest id,
  * so the result does not depend on load order. NULL if none. */
+/* Re-reads the live entries into *current when every_ms have passed since
+ * *read_at (monotonic ms, 0 = never). A failed read keeps *current and logs
+ * why. True when *current was replaced (pointers into it changed). */
+bool ew_suppressions_refresh(const ew_config *cfg, ew_suppressions *current, int64_t *read_at, int64_t every_ms);
+
 const ew_suppression *ew_suppression_match(const ew_suppressions *s, ew_suppress_kind kind, const char *rule,
                                            const char *entity_id, const char *project, int64_t window_start_ms,
                                            int64_t window_end_ms);
