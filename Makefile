@@ -150,7 +150,9 @@ fuzz-smoke:
 # 3. bench/replay.sh: replay over several days of thousands of
 #    distributions (BENCH_DISTS, BENCH_DAYS, BENCH_DAY_MINUTES), in memory
 #    and into a Valkey namespace, each against decoding the same files.
-# 4. bench_memory: resident memory of the metadata and the aggregator per
+# 4. bench/billing.sh: billing replay in memory and into a Valkey namespace
+#    (lines/s, the Valkey run as a ratio of the in-memory one).
+# 5. bench_memory: resident memory of the metadata and the aggregator per
 #    active distribution, for 1000, 5000 and 10000 distributions.
 # Figures only; see docs/performance.md.
 BENCH_DIR := $(BUILD)/bench
@@ -172,6 +174,7 @@ bench: all $(BENCH_DIR)/bench_decode $(BENCH_DIR)/bench_memory $(BENCH_DIR)/benc
 	EDGEWATCH=$(BUILD)/edgewatch BENCH_DECODE=$(BENCH_DIR)/bench_decode bash bench/run.sh
 	EDGEWATCH=$(BUILD)/edgewatch BENCH_FLUSH=$(BENCH_DIR)/bench_flush bash bench/state.sh
 	EDGEWATCH=$(BUILD)/edgewatch BENCH_DECODE=$(BENCH_DIR)/bench_decode bash bench/replay.sh
+	EDGEWATCH=$(BUILD)/edgewatch bash bench/billing.sh
 	$(BENCH_DIR)/bench_memory
 
 clean:

@@ -452,11 +452,13 @@ void ew_billing_core_log_summary(const ew_billing_core *c)
     for (int i = 1; i < EW_DECODE_REASONS; i++)
         errors += c->n.decode_errors[i];
     ew_core_format_reasons(c->n.decode_errors, reasons, sizeof reasons);
+    const ew_state_stats *st = ew_state_stats_of(c->state);
     ew_info("billing: %" PRIu64 " records (%" PRIu64 " lines, %" PRIu64 " refresh ends), %" PRIu64
-            " dead-lettered (%s), %" PRIu64 " flushes (%" PRIu64 " refused), %" PRIu64 " refreshes scored, %" PRIu64
-            " alert events (cost_spike %" PRIu64 " fired %" PRIu64 " resolved, cost_drop %" PRIu64 " fired %" PRIu64
-            " resolved)",
+            " dead-lettered (%s), %" PRIu64 " flushes (%" PRIu64 " refused), %" PRIu64 " refreshes scored (%" PRIu64
+            " project scorings), %" PRIu64 " alert events (cost_spike %" PRIu64 " fired %" PRIu64
+            " resolved, cost_drop %" PRIu64 " fired %" PRIu64 " resolved); state store: %" PRIu64
+            " round trips, %" PRIu64 " commands",
             c->n.records, c->n.lines, c->n.refresh_ends, errors, reasons, c->n.flushes, c->n.refused,
-            c->n.refreshes_scored, c->n.alerts, c->n.by_rule[0][0], c->n.by_rule[0][1], c->n.by_rule[1][0],
-            c->n.by_rule[1][1]);
+            c->n.refreshes_scored, c->n.projects_scored, c->n.alerts, c->n.by_rule[0][0], c->n.by_rule[0][1],
+            c->n.by_rule[1][0], c->n.by_rule[1][1], st->round_trips, st->commands);
 }

@@ -284,7 +284,7 @@ static json_t *cost_day_json(const ew_cost_day *d)
 }
 
 /* Days with cost in [from, to); NULL (and a message) when the store fails. */
-static json_t *read_cost(ew_state *st, const char *project, int64_t from, int64_t to)
+static json_t *read_cost(ew_state *st, const char *project, int64_t from, int64_t to, bool *known)
 {
     int64_t first = from / EW_BILL_DAY_MS * EW_BILL_DAY_MS;
     size_t n = (size_t)((to - first + EW_BILL_DAY_MS - 1) / EW_BILL_DAY_MS);
@@ -306,6 +306,7 @@ static json_t *read_cost(ew_state *st, const char *project, int64_t from, int64_
     }
     ew_cost_days_free(days, n);
     free(days);
+    *known = proj.horizon_ms != INT64_MIN;
     return json_pack("{s:o, s:o}", "horizon", proj.horizon_ms == INT64_MIN ? json_null() : json_integer(proj.horizon_ms),
                      "days", list);
 }
@@ -356,11 +357,18 @@ static int show(const show_args *a, const ew_config *cfg)
         rc = read_entities(cfg, ids, n_ids, hourly, from, to, &acc);
     }
     json_t *cost = NULL;
+    bool has_cost = false;
     if (rc == 0 && a->project) {
         ew_state *st = ew_state_open(cfg);
-        if (!(cost = read_cost(st, a->project, from, to)))
+        if (!(cost = read_cost(st, a->project, from, to, &has_cost)))
             rc = EW_EXIT_RUNTIME;
         ew_state_close(st);
+    }
+    /* A project is known by its distributions, the metadata's projects, or its costs. */
+    if (rc == 0 && a->project && n_ids == 0 && !has_cost && !ew_metadata_project(m, a->project)) {
+        rc = usage_error("no distribution or cost of project \"%s\" is known", a->project);
+        json_decref(cost);
+        cost = NULL;
     }
     if (rc == 0) {
         json_t *out = render(a, ids, n_ids, &acc, hourly, from, to);

@@ -243,6 +243,8 @@ static void test_contributors_and_suppression(void **state)
     assert_string_equal(str(first, "dimension"), "client_ip");
     assert_string_equal(str(first, "value"), "203.0.113.7");
     assert_true(json_real_value(json_object_get(first, "share")) == 0.625);
+    assert_null(json_object_get(first, "impact")); /* traffic shares have no dollar impact */
+    assert_null(json_object_get(o, "report_version"));
     assert_string_equal(str(json_array_get(list, 1), "value"), "/login");
     assert_string_equal(str(o, "suppressed_by"), "evt-0123456789ab");
     json_decref(o);
@@ -288,6 +290,44 @@ static void test_update_is_a_firing_event(void **state)
     json_decref(o);
 }
 
+/* A cost alert: impacts, report version, related alerts, info severity. */
+static void test_cost_alert_fields(void **state)
+{
+    (void)state;
+    ew_contributor top[2] = {{"usage_type", "USE1-Kafka.m5.2xlarge", 1.25, 2400.5},
+                             {"service", "AmazonMSK", 1.0, 1920}};
+    char related[2][EW_ALERT_ID_LEN] = {"ew-00000000000000aa", "ew-00000000000000bb"};
+    ew_alert a = firing_alert();
+    a.rule = "cost_spike";
+    a.entity_type = "project";
+    a.entity_id = "streaming";
+    a.observed = 6745;
+    a.expected = 4820;
+    a.top = top;
+    a.n_top = 2;
+    a.related = related;
+    a.n_related = 2;
+    a.report_version = "2026-10-17T08";
+    json_t *o = parse(&a);
+    json_t *first = json_array_get(json_object_get(o, "top_contributors"), 0);
+    assert_true(json_real_value(json_object_get(first, "impact")) == 2400.5);
+    assert_string_equal(str(o, "report_version"), "2026-10-17T08");
+    json_t *rel = json_object_get(o, "related_alerts");
+    assert_int_equal(json_array_size(rel), 2);
+    assert_string_equal(json_string_value(json_array_get(rel, 1)), "ew-00000000000000bb");
+    assert_string_equal(str(o, "summary"),
+                        "streaming spend up: $6745/day vs $4820/day expected (+$1925/day, +40%), top usage_type "
+                        "USE1-Kafka.m5.2xlarge");
+    json_decref(o);
+    a.rule = "cost_drop";
+    a.severity = EW_SEV_INFO;
+    a.observed = 3000;
+    o = parse(&a);
+    assert_string_equal(str(o, "severity"), "info");
+    assert_non_null(strstr(str(o, "summary"), "spend dropped: $3000/day vs $4820/day expected (-$1820/day, -38%)"));
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_strings_are_escaped),
         cmocka_unit_test(test_contributors_and_suppression),
         cmocka_unit_test(test_summary_per_rule),
+        cmocka_unit_test(test_cost_alert_fields),
         cmocka_unit_test(test_update_is_a_firing_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -661,6 +661,38 @@ static void test_namespace_prefix(void **state)
     ew_config_free(&cfg);
 }
 
+static void test_billing_and_cost_rules(void **state)
+{
+    (void)state;
+    ew_config cfg;
+    ew_config_errors errs = {.n = 0};
+    ew_config_defaults(&cfg);
+    assert_true(cfg.billing_enabled);
+    assert_string_equal(cfg.billing_project_tag, "user:project");
+    assert_string_equal(cfg.billing_currencies, "USD");
+    const ew_rule_config *spike = &cfg.rules[EW_RULE_COST_SPIKE], *drop = &cfg.rules[EW_RULE_COST_DROP];
+    assert_true(spike->min_impact == 1000 && spike->min_impact_percent == 20 && spike->run_rate_hours == 3);
+    assert_int_equal(spike->warmup_windows, 7);
+    assert_int_equal(drop->warmup_windows, 14);
+    assert_string_equal(ew_rule_name(EW_RULE_COST_DROP), "cost_drop");
+    assert_true(ew_config_set(&cfg, "rules.cost_spike.min_impact=500", &errs));
+    assert_true(ew_config_set(&cfg, "billing.currencies=USD,EUR", &errs));
+    assert_true(spike->min_impact == 500);
+    assert_int_equal(ew_config_validate(&cfg, &errs), 0);
+    assert_true(ew_config_set(&cfg, "rules.cost_spike.run_rate_hours=0", &errs));
+    assert_true(ew_config_set(&cfg, "rules.cost_drop.long_window=36h", &errs));
+    assert_int_equal(ew_config_validate(&cfg, &errs), 2);
+    assert_non_null(strstr(errs.lines[0], "rules.cost_spike.run_rate_hours must be 1-24"));
+    assert_non_null(strstr(errs.lines[1], "rules.cost_drop.long_window must be whole days"));
+    /* traffic rules keep any long window */
+    errs.n = 0;
+    assert_true(ew_config_set(&cfg, "rules.cost_spike.run_rate_hours=3", &errs));
+    assert_true(ew_config_set(&cfg, "rules.cost_drop.long_window=14d", &errs));
+    assert_true(ew_config_set(&cfg, "rules.request_spike.long_window=36h", &errs));
+    assert_int_equal(ew_config_validate(&cfg, &errs), 0);
+    ew_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,6 +715,7 @@ int main(void)
         cmocka_unit_test_setup(test_empty_unknown_section, clear_env),
         cmocka_unit_test_setup(test_window_retention, clear_env),
         cmocka_unit_test_setup(test_namespace_prefix, clear_env),
+        cmocka_unit_test_setup(test_billing_and_cost_rules, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -381,6 +381,45 @@ static void test_bad_override_values_fail_to_resolve(void **state)
     ew_config_free(&cfg);
 }
 
+/* Projects: named under "projects" or only by distributions; cost rule
+ * overrides per project; owner and route fall back to the first distribution. */
+static void test_projects_for_cost(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "{\"distributions\": [\n"
+        "  {\"id\": \"E1\", \"domain\": \"d1.cloudfront.net\", \"project\": \"web\", \"owner\": \"team-web\",\n"
+        "   \"route\": \"slack:#web\"},\n"
+        "  {\"id\": \"E2\", \"domain\": \"d2.cloudfront.net\", \"project\": \"shop\", \"owner\": \"team-shop\"}],\n"
+        " \"projects\": {\"shop\": {\"route\": \"slack:#shop-cost\", \"rules\": {\"cost_spike\": {\"min_impact\": 250}}},\n"
+        "              \"lab\": {\"excluded\": true, \"owner\": \"team-lab\"}}}\n";
+    char err[256], path[64];
+    ew_metadata *m = load_text(text, err, sizeof err, path);
+    if (!m)
+        fail_msg("load failed: %s", err);
+    ew_config cfg;
+    ew_config_defaults(&cfg);
+    assert_true(ew_metadata_resolve_rules(m, &cfg, err, sizeof err));
+    const ew_project *web = ew_metadata_project(m, "web"), *shop = ew_metadata_project(m, "shop");
+    const ew_project *lab = ew_metadata_project(m, "lab");
+    assert_non_null(web);
+    assert_non_null(shop);
+    assert_non_null(lab);
+    assert_null(ew_metadata_project(m, "nobody"));
+    assert_string_equal(web->owner, "team-web");
+    assert_string_equal(web->route, "slack:#web");
+    assert_null(web->rules);
+    assert_string_equal(shop->owner, "team-shop");
+    assert_string_equal(shop->route, "slack:#shop-cost");
+    assert_non_null(shop->rules);
+    assert_true(shop->rules[EW_RULE_COST_SPIKE].min_impact == 250);
+    assert_true(shop->rules[EW_RULE_COST_DROP].min_impact == 1000);
+    assert_true(lab->excluded);
+    assert_string_equal(lab->route, "");
+    ew_config_free(&cfg);
+    ew_metadata_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_bad_files_fail),
         cmocka_unit_test(test_example_metadata_loads),
         cmocka_unit_test(test_policies_inherit_and_override),
+        cmocka_unit_test(test_projects_for_cost),
         cmocka_unit_test(test_bad_policies_fail),
         cmocka_unit_test(test_bad_override_values_fail_to_resolve),
     };
