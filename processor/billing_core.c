@@ -237,6 +237,25 @@ static double alert_threshold(const ew_rule_config *r, const ew_cost_measure *m,
     return m->expected + direction * step;
 }
 
+/* The contributors need every service, usage type and resource of the
+ * days scored, which scoring itself does not: read them for alerts only. */
+static size_t explain(ew_billing_core *c, const project_context *p, const ew_cost_measure *m, int direction,
+                      ew_contributor *top)
+{
+    ew_cost_project proj;
+    ew_cost_day *days = calloc(p->series.n_days + 1, sizeof *days);
+    size_t n = 0;
+    if (ew_state_cost_read(c->state, p->name, p->series.first_day_ms, p->series.n_days, true, &proj, days) ==
+        EW_STATE_OK) {
+        ew_cost_series full = p->series;
+        full.days = days;
+        n = ew_cost_contributors(&full, m, direction, TOP_PER_DIMENSION, top, MAX_CONTRIBUTORS);
+        ew_cost_days_free(days, p->series.n_days);
+    }
+    free(days);
+    return n;
+}
+
 static bool emit(ew_billing_core *c, const project_context *p, ew_rule_id rule, const ew_incident *inc,
                  const ew_cost_measure *m, ew_event_kind kind)
 {
@@ -244,9 +263,7 @@ static bool emit(ew_billing_core *c, const project_context *p, ew_rule_id rule, 
     const char *name = ew_rule_name(rule);
     ew_contributor top[MAX_CONTRIBUTORS];
     char related[MAX_RELATED][EW_ALERT_ID_LEN];
-    size_t n_top = kind == EW_EVENT_RESOLVED
-                       ? 0
-                       : ew_cost_contributors(&p->series, m, direction, TOP_PER_DIMENSION, top, MAX_CONTRIBUTORS);
+    size_t n_top = kind == EW_EVENT_RESOLVED ? 0 : explain(c, p, m, direction, top);
     const ew_suppression *silence = silence_of(c, p, name, m);
     ew_alert a = {
         .alert_id = inc->alert_id,
@@ -349,7 +366,7 @@ static ew_state_status read_project(ew_billing_core *c, project_context *p, ew_c
                                     ew_cost_day *days, size_t *n_days)
 {
     *n_days = 0;
-    ew_state_status st = ew_state_cost_read(c->state, p->name, 0, 0, proj, NULL);
+    ew_state_status st = ew_state_cost_read(c->state, p->name, 0, 0, false, proj, NULL);
     if (st != EW_STATE_OK || proj->horizon_ms == INT64_MIN)
         return st;
     /* Both rules' baselines: read the longer. */
@@ -358,7 +375,7 @@ static ew_state_status read_project(ew_billing_core *c, project_context *p, ew_c
         r = &p->rules[EW_RULE_COST_DROP];
     int64_t first_day = ew_cost_first_day(proj->horizon_ms, r);
     *n_days = ew_cost_day_count(proj->horizon_ms, r);
-    st = ew_state_cost_read(c->state, p->name, first_day, *n_days, proj, days);
+    st = ew_state_cost_read(c->state, p->name, first_day, *n_days, false, proj, days);
     if (st != EW_STATE_OK) {
         *n_days = 0;
         return st;

@@ -120,7 +120,7 @@ static int by_hour_dim_value(const void *a, const void *b)
     return strcmp(x->value, y->value);
 }
 
-void ew_cost_day_build(ew_cost_day *day, int64_t day_ms, const ew_cost_field *fields, size_t n)
+void ew_cost_day_build(ew_cost_day *day, int64_t day_ms, const ew_cost_field *fields, size_t n, bool with_entries)
 {
     memset(day, 0, sizeof *day);
     day->day_ms = day_ms;
@@ -129,7 +129,7 @@ void ew_cost_day_build(ew_cost_day *day, int64_t day_ms, const ew_cost_field *fi
         int h = field_hour(fields[i].field, 't');
         if (h >= 0)
             day->hour_micros[h] += fields[i].micros;
-        else if (fields[i].micros != 0 && entry_dim(fields[i].field)) {
+        else if (with_entries && fields[i].micros != 0 && entry_dim(fields[i].field)) {
             n_entries++;
             text_len += strlen(fields[i].field + 5) + 1;
         }

@@ -58,7 +58,7 @@ typedef struct {
 /* Fills day (zeroed first) from its hash's fields: hour totals, and the
  * non-zero s/u/r amounts sorted by hour, dimension and value, their
  * values copied into day->text. */
-void ew_cost_day_build(ew_cost_day *day, int64_t day_ms, const ew_cost_field *fields, size_t n);
+void ew_cost_day_build(ew_cost_day *day, int64_t day_ms, const ew_cost_field *fields, size_t n, bool with_entries);
 
 /* inc:<project> entries: "entity_type start_ms end_ms". */
 int ew_cost_incident_format(char *out, size_t cap, const char *entity_type, int64_t start_ms, int64_t end_ms);

@@ -470,7 +470,7 @@ ew_state_status mem_cost_commit(ew_state *state, uint64_t seq, const char *const
 
 /* ---- read ---- */
 
-static void read_day(mem_cost *c, const char *project, int64_t day_ms, ew_cost_day *day)
+static void read_day(mem_cost *c, const char *project, int64_t day_ms, bool with_entries, ew_cost_day *day)
 {
     char key[512];
     snprintf(key, sizeof key, "cd:%s:%" PRId64, project, day_ms / 1000);
@@ -481,12 +481,12 @@ static void read_day(mem_cost *c, const char *project, int64_t day_ms, ew_cost_d
     for (size_t i = 0; m && i < m->cap; i++)
         if (m->slots[i].key)
             fields[n++] = (ew_cost_field){m->slots[i].key, m->slots[i].num};
-    ew_cost_day_build(day, day_ms, fields, n);
+    ew_cost_day_build(day, day_ms, fields, n, with_entries);
     free(fields);
 }
 
 ew_state_status mem_cost_read(ew_state *state, const char *project, int64_t first_day_ms, size_t n_days,
-                              ew_cost_project *proj, ew_cost_day *days)
+                              bool with_entries, ew_cost_project *proj, ew_cost_day *days)
 {
     mem_cost *c = cost_of(state);
     ew_cost_project_init(proj);
@@ -499,7 +499,7 @@ ew_state_status mem_cost_read(ew_state *state, const char *project, int64_t firs
             ew_cost_project_field(proj, "det", p->det, strlen(p->det));
     }
     for (size_t i = 0; i < n_days; i++)
-        read_day(c, project, first_day_ms + (int64_t)i * EW_BILL_DAY_MS, &days[i]);
+        read_day(c, project, first_day_ms + (int64_t)i * EW_BILL_DAY_MS, with_entries, &days[i]);
     return EW_STATE_OK;
 }
 

@@ -30,7 +30,7 @@ ew_state_status mem_cost_apply(ew_state *state, const char *topic, const ew_flus
                                int64_t *refused_offset);
 ew_state_status mem_cost_claim_refresh(ew_state *state, ew_cost_refresh *out, bool *found);
 ew_state_status mem_cost_read(ew_state *state, const char *project, int64_t first_day_ms, size_t n_days,
-                              ew_cost_project *proj, ew_cost_day *days);
+                              bool with_entries, ew_cost_project *proj, ew_cost_day *days);
 ew_state_status mem_cost_commit(ew_state *state, uint64_t seq, const char *const *projects, const char *const *dets,
                                 size_t n);
 ew_state_status mem_incident_note(ew_state *state, const char *project, const char *alert_id,

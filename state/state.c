@@ -97,9 +97,10 @@ void ew_cost_refresh_free(ew_cost_refresh *r)
 }
 
 ew_state_status ew_state_cost_read(ew_state *s, const char *project, int64_t first_day_ms, size_t n_days,
+                                   bool with_entries,
                                    ew_cost_project *proj, ew_cost_day *days)
 {
-    return s->ops->cost_read(s, project, first_day_ms, n_days, proj, days);
+    return s->ops->cost_read(s, project, first_day_ms, n_days, with_entries, proj, days);
 }
 
 void ew_cost_days_free(ew_cost_day *days, size_t n)

@@ -181,18 +181,18 @@ static void parse_project(const redisReply *r, ew_cost_project *proj)
         ew_cost_project_field(proj, r->element[i]->str, r->element[i + 1]->str, r->element[i + 1]->len);
 }
 
-static void parse_day(const redisReply *r, int64_t day_ms, ew_cost_day *day)
+static void parse_day(const redisReply *r, int64_t day_ms, bool with_entries, ew_cost_day *day)
 {
     size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
     ew_cost_field *fields = calloc(n + 1, sizeof *fields);
     for (size_t i = 0; i < n; i++)
         fields[i] = (ew_cost_field){r->element[2 * i]->str, strtoll(r->element[2 * i + 1]->str, NULL, 10)};
-    ew_cost_day_build(day, day_ms, fields, n);
+    ew_cost_day_build(day, day_ms, fields, n, with_entries);
     free(fields);
 }
 
 ew_state_status vk_cost_read(ew_state *state, const char *project, int64_t first_day_ms, size_t n_days,
-                             ew_cost_project *proj, ew_cost_day *days)
+                             bool with_entries, ew_cost_project *proj, ew_cost_day *days)
 {
     valkey_state *s = (valkey_state *)state;
     ew_cost_project_init(proj);
@@ -216,7 +216,7 @@ ew_state_status vk_cost_read(ew_state *state, const char *project, int64_t first
         if (i == 0)
             parse_project(r, proj);
         else
-            parse_day(r, first_day_ms + (int64_t)(i - 1) * EW_BILL_DAY_MS, &days[i - 1]);
+            parse_day(r, first_day_ms + (int64_t)(i - 1) * EW_BILL_DAY_MS, with_entries, &days[i - 1]);
         freeReplyObject(r);
     }
     return EW_STATE_OK;

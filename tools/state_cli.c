@@ -291,7 +291,7 @@ static json_t *read_cost(ew_state *st, const char *project, int64_t from, int64_
     n = n > MAX_COST_DAYS ? MAX_COST_DAYS : n;
     ew_cost_project proj;
     ew_cost_day *days = calloc(n + 1, sizeof *days);
-    if (ew_state_cost_read(st, project, first, n, &proj, days) != EW_STATE_OK) {
+    if (ew_state_cost_read(st, project, first, n, true, &proj, days) != EW_STATE_OK) {
         fprintf(stderr, "edgewatch state show: %s\n", ew_state_last_error(st));
         free(days);
         return NULL;

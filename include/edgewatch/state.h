@@ -157,9 +157,11 @@ typedef struct {
 } ew_cost_project;
 
 /* A project's summary and n_days days from first_day_ms (UTC midnight) in
- * one round trip; days without data come back zeroed (n_entries 0). */
+ * one round trip; days without data come back zeroed (n_entries 0). Only
+ * with_entries fills the per-dimension entries: scoring needs the hour
+ * totals, and only an alert's explanation needs the rest. */
 ew_state_status ew_state_cost_read(ew_state *s, const char *project, int64_t first_day_ms, size_t n_days,
-                                   ew_cost_project *proj, ew_cost_day *days);
+                                   bool with_entries, ew_cost_project *proj, ew_cost_day *days);
 void ew_cost_days_free(ew_cost_day *days, size_t n);
 
 /* Saves the scored projects' detector state and drops refresh seq from

@@ -37,6 +37,7 @@ typedef struct {
                                   int64_t *refused_offset);
     ew_state_status (*cost_claim_refresh)(ew_state *s, ew_cost_refresh *out, bool *found);
     ew_state_status (*cost_read)(ew_state *s, const char *project, int64_t first_day_ms, size_t n_days,
+                                 bool with_entries,
                                  ew_cost_project *proj, ew_cost_day *days);
     ew_state_status (*cost_commit)(ew_state *s, uint64_t seq, const char *const *projects, const char *const *dets,
                                    size_t n);

@@ -160,7 +160,7 @@ static view *read_view(fixture *f, const char *project, int64_t first_day, size_
 {
     view *v = calloc(1, sizeof *v);
     v->n = n;
-    assert_int_equal(ew_state_cost_read(f->st, project, first_day, n, &v->proj, v->days), EW_STATE_OK);
+    assert_int_equal(ew_state_cost_read(f->st, project, first_day, n, true, &v->proj, v->days), EW_STATE_OK);
     return v;
 }
 
@@ -575,7 +575,7 @@ static void test_read_edges(void **state)
     fixture *f = use(state);
     apply1(f, line("k1", "v1", "web", CF, "Requests", "", T0 + 2 * D, T0 + 2 * D + H, 5));
     ew_cost_project p;
-    assert_int_equal(ew_state_cost_read(f->st, "web", T0, 0, &p, NULL), EW_STATE_OK);
+    assert_int_equal(ew_state_cost_read(f->st, "web", T0, 0, false, &p, NULL), EW_STATE_OK);
     assert_int_equal(p.first_ms, T0 + 2 * D);
     assert_int_equal(p.horizon_ms, T0 + 2 * D + H);
     view *v = read_view(f, "nobody", T0, 3);
