@@ -52,15 +52,6 @@ struct ew_billing_core {
 
 /* ---- setup ---- */
 
-static ew_metadata *load_metadata(const ew_config *cfg, char *err, size_t errcap)
-{
-    ew_metadata *m = ew_metadata_load(cfg->metadata_path, err, errcap);
-    if (m && !ew_metadata_resolve_rules(m, cfg, err, errcap)) {
-        ew_metadata_free(m);
-        return NULL;
-    }
-    return m;
-}
 
 /* "USD, EUR" -> {"USD", "EUR"}, pointing into the core's own copy. */
 static void split_currencies(ew_billing_core *c)
@@ -76,7 +67,7 @@ static void split_currencies(ew_billing_core *c)
 ew_billing_core *ew_billing_core_new(const ew_config *cfg, ew_state *state, const char *topic, ew_core_output out,
                                      bool replay, char *err, size_t errcap)
 {
-    ew_metadata *m = load_metadata(cfg, err, errcap);
+    ew_metadata *m = ew_metadata_load_for(cfg, err, errcap);
     if (!m)
         return NULL;
     ew_billing_core *c = calloc(1, sizeof *c);
@@ -97,7 +88,7 @@ void ew_billing_core_free(ew_billing_core *c)
 
 bool ew_billing_core_reload_metadata(ew_billing_core *c, char *err, size_t errcap)
 {
-    ew_metadata *m = load_metadata(c->cfg, err, errcap);
+    ew_metadata *m = ew_metadata_load_for(c->cfg, err, errcap);
     if (!m)
         return false;
     ew_metadata_free(c->meta);
@@ -108,7 +99,6 @@ bool ew_billing_core_reload_metadata(ew_billing_core *c, char *err, size_t errca
 void ew_billing_core_set_suppressions(ew_billing_core *c, const ew_suppressions *s) { c->suppressions = s; }
 const ew_billing_counters *ew_billing_core_counters_of(const ew_billing_core *c) { return &c->n; }
 bool ew_billing_core_flush_due(const ew_billing_core *c) { return c->refresh_in_batch || c->n_batch == BATCH_LINES; }
-bool ew_billing_core_pending(const ew_billing_core *c) { return c->n_parts > 0; }
 
 /* ---- batching ---- */
 
@@ -131,20 +121,22 @@ static void consumed(ew_flush_partition *p, int64_t offset)
     p->next_offset = offset + 1;
 }
 
-static ew_fold_status fold(ew_billing_core *c, int32_t partition, int64_t offset, const ew_billing_record *r,
-                           ew_decode_error e)
+ew_fold_status ew_billing_core_fold(ew_billing_core *c, int32_t partition, int64_t offset, const void *buf,
+                                    size_t len, ew_decode_error *reason)
 {
-    ew_flush_partition *p = batch_partition(c, partition);
-    if (!p || c->n_batch == BATCH_LINES)
+    /* Full before a partition is added: an added one must hold a record. */
+    ew_flush_partition *p = c->n_batch < BATCH_LINES ? batch_partition(c, partition) : NULL;
+    if (!p)
         return EW_FOLD_FULL;
+    /* Decoded straight into the batch's next slot: no copy per line. */
+    ew_billing_record *r = &c->batch[c->n_batch];
+    *reason = ew_billing_decode(&c->decoder, buf, len, r);
     c->n.records++;
     consumed(p, offset);
-    if (e != EW_DECODE_OK) {
-        c->n.decode_errors[e]++;
+    if (*reason != EW_DECODE_OK) {
+        c->n.decode_errors[*reason]++;
         return EW_FOLD_DEAD_LETTER;
     }
-    if (r != &c->batch[c->n_batch])
-        c->batch[c->n_batch] = *r;
     c->n_batch++;
     if (r->kind == EW_BILL_REFRESH_END) {
         c->n.refresh_ends++;
@@ -153,22 +145,6 @@ static ew_fold_status fold(ew_billing_core *c, int32_t partition, int64_t offset
         c->n.lines++;
     }
     return EW_FOLD_OK;
-}
-
-ew_fold_status ew_billing_core_fold(ew_billing_core *c, int32_t partition, int64_t offset, const void *buf,
-                                    size_t len, ew_decode_error *reason)
-{
-    if (c->n_batch == BATCH_LINES)
-        return EW_FOLD_FULL;
-    /* Decoded straight into the batch's next slot: no copy per line. */
-    *reason = ew_billing_decode(&c->decoder, buf, len, &c->batch[c->n_batch]);
-    return fold(c, partition, offset, &c->batch[c->n_batch], *reason);
-}
-
-ew_fold_status ew_billing_core_fold_record(ew_billing_core *c, int32_t partition, int64_t offset,
-                                           const ew_billing_record *r)
-{
-    return fold(c, partition, offset, r, EW_DECODE_OK);
 }
 
 void ew_billing_core_forget(ew_billing_core *c)
@@ -388,14 +364,13 @@ static ew_state_status read_project(ew_billing_core *c, project_context *p, ew_c
 static bool score_project(ew_billing_core *c, const ew_cost_refresh *ref, const char *name, char *det_out)
 {
     det_out[0] = '\0';
-    project_context p = {.name = name, .meta = ew_metadata_project(c->meta, name), .report_version = ref->report_version};
+    project_context p = {
+        .name = name, .meta = ew_metadata_project(c->meta, name), .report_version = ref->report_version};
     if (p.meta && p.meta->excluded)
         return true;
     p.rules = p.meta && p.meta->rules ? p.meta->rules : c->cfg->rules;
-    static const ew_cost_project empty = {0};
-    ew_cost_project *proj = malloc(sizeof *proj);
+    ew_cost_project *proj = calloc(1, sizeof *proj);
     ew_cost_day *days = calloc(EW_COST_MAX_DAYS, sizeof *days);
-    *proj = empty;
     size_t n_days = 0;
     bool ok = read_project(c, &p, proj, days, &n_days) == EW_STATE_OK;
     ew_cost_det det;

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_BACKOFF_MS 30000
 #define MAX_PARTS 256
 #define SUPPRESSIONS_REFRESH_MS 30000
 
@@ -36,20 +35,10 @@ typedef struct {
     ew_billing_core *core;
     ew_suppressions suppressions;
     int64_t suppressions_at;
-    bool dead_letters_pending, paused;
-    int64_t backoff_ms, retry_at, last_flush;
+    bool dead_letters_pending;
+    ew_source_outage outage;
+    int64_t last_flush;
 } billing_pipeline;
-
-static void rewind_to_store(billing_pipeline *p, const ew_flush_partition *parts, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int64_t next = -1, wm;
-        if (ew_state_partition(p->state, p->cfg->topic_billing, parts[i].partition, &next, &wm) != EW_STATE_OK ||
-            next < 0)
-            next = parts[i].from_offset;
-        ew_source_seek(p->source, parts[i].partition, next);
-    }
-}
 
 static ew_state_status flush(billing_pipeline *p)
 {
@@ -62,37 +51,8 @@ static ew_state_status flush(billing_pipeline *p)
     int32_t refused_p = -1;
     int64_t refused_off = -1;
     ew_state_status st = ew_billing_core_flush(p->core, parts, MAX_PARTS, &n, &refused_p, &refused_off);
-    if (st == EW_STATE_REFUSED) {
-        ew_warn("billing flush refused: partition %d already applied up to offset %lld; rewinding", refused_p,
-                (long long)refused_off);
-        rewind_to_store(p, parts, n);
-    } else if (st == EW_STATE_OK) {
-        for (size_t i = 0; i < n; i++)
-            ew_source_store_offset(p->source, parts[i].partition, parts[i].next_offset);
-    }
+    ew_source_settle(p->source, p->state, st, parts, n, refused_p, refused_off);
     return st;
-}
-
-static void pause_for_outage(billing_pipeline *p)
-{
-    if (!p->paused) {
-        ew_warn("state store unavailable for billing (%s); pausing", ew_state_last_error(p->state));
-        ew_source_pause_all(p->source, true);
-        p->paused = true;
-        p->backoff_ms = 250;
-    } else {
-        p->backoff_ms = p->backoff_ms * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : p->backoff_ms * 2;
-    }
-    p->retry_at = ew_mono_ms() + p->backoff_ms;
-}
-
-static void resume_after_outage(billing_pipeline *p)
-{
-    if (p->paused) {
-        ew_info("state store reachable again; resuming billing");
-        ew_source_pause_all(p->source, false);
-        p->paused = false;
-    }
 }
 
 /* Silences cover cost alerts too; re-read as often as the traffic loop does. */
@@ -105,10 +65,10 @@ static void refresh_suppressions(billing_pipeline *p)
 static bool flush_and_score(billing_pipeline *p)
 {
     if (flush(p) == EW_STATE_DOWN) {
-        pause_for_outage(p);
+        ew_source_outage_enter(p->source, &p->outage, ew_state_last_error(p->state));
         return false;
     }
-    resume_after_outage(p);
+    ew_source_outage_leave(p->source, &p->outage);
     refresh_suppressions(p);
     ew_billing_core_score(p->core);
     return true;
@@ -171,10 +131,19 @@ static void step(billing_pipeline *p)
     }
     ew_sink_poll(p->sink);
     int64_t now = ew_mono_ms();
-    if (p->paused && now < p->retry_at)
+    if (p->outage.paused && now < p->outage.retry_at)
         return;
-    if (p->paused || ew_billing_core_flush_due(p->core) || now - p->last_flush >= p->cfg->flush_interval_ms)
+    if (p->outage.paused || ew_billing_core_flush_due(p->core) || now - p->last_flush >= p->cfg->flush_interval_ms)
         flush_and_score(p);
+}
+
+static void reload_metadata(billing_pipeline *p)
+{
+    char err[512];
+    if (ew_billing_core_reload_metadata(p->core, err, sizeof err))
+        ew_info("billing: metadata reloaded");
+    else
+        ew_error("billing: metadata reload failed, keeping the previous one: %s", err);
 }
 
 static bool open_stages(billing_pipeline *p, char *err, size_t errcap)
@@ -210,7 +179,7 @@ static void close_stages(billing_pipeline *p)
     ew_suppressions_free(&p->suppressions);
 }
 
-int ew_billing_pipeline_run(const ew_config *cfg, const atomic_bool *stop)
+int ew_billing_pipeline_run(const ew_config *cfg, const atomic_bool *stop, atomic_bool *reload)
 {
     billing_pipeline p;
     char err[512];
@@ -223,9 +192,12 @@ int ew_billing_pipeline_run(const ew_config *cfg, const atomic_bool *stop)
         return EW_EXIT_RUNTIME;
     }
     p.last_flush = ew_mono_ms();
-    while (!atomic_load(stop))
+    while (!atomic_load(stop)) {
+        if (atomic_exchange(reload, false))
+            reload_metadata(&p);
         step(&p);
-    if (!p.paused)
+    }
+    if (!p.outage.paused)
         flush_and_score(&p);
     close_stages(&p);
     return EW_EXIT_OK;

@@ -88,7 +88,7 @@ static bool all_digits(const char *s, size_t n)
     return n > 0;
 }
 
-static int64_t days_from_civil(int y, unsigned m, unsigned d)
+int64_t ew_days_from_civil(int y, unsigned m, unsigned d)
 {
     /* Howard Hinnant's algorithm: avoids timegm's dependence on TZ. */
     y -= m <= 2;
@@ -99,45 +99,76 @@ static int64_t days_from_civil(int y, unsigned m, unsigned d)
     return (int64_t)era * 146097 + (int64_t)doe - 719468;
 }
 
-static bool parse_rfc3339(const char *t, int64_t *out_ms)
+/* n digits at p as a number; -1 when one is not a digit. */
+static int digits_value(const char *p, int n)
 {
-    int y, mo, d, h, mi, s, n = 0;
-    if (sscanf(t, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 || n != 19)
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-        return false;
-    const char *p = t + n;
-    int64_t frac_ms = 0;
-    if (*p == '.') {
-        int digits = 0;
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (digits < 3)
-                frac_ms = frac_ms * 10 + (*p - '0');
-            digits++;
-            p++;
-        }
-        if (digits == 0)
-            return false;
-        for (; digits < 3; digits++)
-            frac_ms *= 10;
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
     }
-    int64_t offset_s = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5)
+    return v;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+bool ew_parse_date_days(ew_str t, int64_t *days)
+{
+    if (t.len < 10 || t.ptr[4] != '-' || t.ptr[7] != '-')
+        return false;
+    int y = digits_value(t.ptr, 4), m = digits_value(t.ptr + 5, 2), d = digits_value(t.ptr + 8, 2);
+    if (y < 0 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+        return false;
+    *days = ew_days_from_civil(y, (unsigned)m, (unsigned)d);
+    return true;
+}
+
+/* Fraction and zone after "YYYY-MM-DDTHH:MM:SS": [.digits][Z|+-HH:MM]. */
+static bool parse_time_tail(const char *p, const char *end, bool zone_optional, int64_t *frac_ms, int64_t *offset_s)
+{
+    *frac_ms = 0;
+    *offset_s = 0;
+    if (p < end && *p == '.') {
+        int n = 0;
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++, n++)
+            if (n < 3)
+                *frac_ms = *frac_ms * 10 + (*p - '0');
+        if (n == 0)
             return false;
-        offset_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
-        p += 6;
-    } else {
-        return false;
+        for (; n < 3; n++)
+            *frac_ms *= 10;
     }
-    if (*p)
+    if (p == end)
+        return zone_optional;
+    if ((*p == 'Z' || *p == 'z') && p + 1 == end)
+        return true;
+    if ((*p != '+' && *p != '-') || end - p != 6 || p[3] != ':')
         return false;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s - offset_s;
-    *out_ms = secs * 1000 + frac_ms;
+    int oh = digits_value(p + 1, 2), om = digits_value(p + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59)
+        return false;
+    *offset_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+    return true;
+}
+
+bool ew_parse_rfc3339_ms(ew_str t, bool zone_optional, int64_t *out_ms)
+{
+    int64_t days, frac_ms, offset_s;
+    const char *c = t.ptr;
+    if (t.len < 19 || !ew_parse_date_days(ew_str_make(c, 10), &days) || (c[10] != 'T' && c[10] != 't' && c[10] != ' ') ||
+        c[13] != ':' || c[16] != ':')
+        return false;
+    int h = digits_value(c + 11, 2), mi = digits_value(c + 14, 2), s = digits_value(c + 17, 2);
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 ||
+        !parse_time_tail(c + 19, c + t.len, zone_optional, &frac_ms, &offset_s))
+        return false;
+    *out_ms = (days * 86400 + h * 3600 + mi * 60 + s - offset_s) * 1000 + frac_ms;
     return true;
 }
 
@@ -148,7 +179,7 @@ bool ew_parse_time_ms(const char *text, int64_t *out_ms)
     size_t n = strlen(text);
     if (all_digits(text, n) || (text[0] != '-' && strchr(text, '.') && !strchr(text, 'T') && !strchr(text, '-')))
         return ew_parse_seconds_ms(ew_str_make(text, n), out_ms);
-    return parse_rfc3339(text, out_ms);
+    return ew_parse_rfc3339_ms(ew_str_make(text, n), false, out_ms);
 }
 
 char *ew_format_time(int64_t ms, char *buf, size_t cap)

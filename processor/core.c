@@ -51,16 +51,6 @@ struct ew_core {
     ew_core_counters n;
 };
 
-static ew_metadata *load_metadata(const ew_config *cfg, char *err, size_t errcap)
-{
-    ew_metadata *m = ew_metadata_load(cfg->metadata_path, err, errcap);
-    if (m && !ew_metadata_resolve_rules(m, cfg, err, errcap)) {
-        ew_metadata_free(m);
-        return NULL;
-    }
-    return m;
-}
-
 /* Entities are interned for the aggregate's lifetime, so the cache only
  * has to follow the metadata's distribution list. */
 static void use_metadata(ew_core *c, ew_metadata *m)
@@ -73,7 +63,7 @@ static void use_metadata(ew_core *c, ew_metadata *m)
 
 bool ew_core_reload_metadata(ew_core *c, char *err, size_t errcap)
 {
-    ew_metadata *m = load_metadata(c->cfg, err, errcap);
+    ew_metadata *m = ew_metadata_load_for(c->cfg, err, errcap);
     if (!m)
         return false;
     use_metadata(c, m);
@@ -91,7 +81,7 @@ ew_core *ew_core_new(const ew_config *cfg, ew_state *state, const char *topic, e
     c->state = state;
     c->out = out;
     c->replay = replay;
-    ew_metadata *m = load_metadata(cfg, err, errcap);
+    ew_metadata *m = ew_metadata_load_for(cfg, err, errcap);
     if (!m) {
         free(c);
         return NULL;

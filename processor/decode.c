@@ -215,18 +215,6 @@ static ew_edge_result classify_result(ew_str s)
     return EW_RESULT_OTHER;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil), so no timegm() and no locale on the hot path. */
-static int32_t days_from_civil(int y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int32_t)doe - 719468;
-}
-
 static bool digits(const char *p, size_t n, unsigned *out)
 {
     unsigned v = 0;
@@ -240,18 +228,13 @@ static bool digits(const char *p, size_t n, unsigned *out)
     return true;
 }
 
+/* A log record dated before 1970 is junk, not history. */
 static bool parse_date(ew_str s, int32_t *days)
 {
-    static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    unsigned y, m, d;
-    if (s.len != 10 || s.ptr[4] != '-' || s.ptr[7] != '-' || !digits(s.ptr, 4, &y) ||
-        !digits(s.ptr + 5, 2, &m) || !digits(s.ptr + 8, 2, &d) || y < 1970 || m < 1 || m > 12 || d < 1 ||
-        d > mdays[m - 1])
+    int64_t d;
+    if (s.len != 10 || !ew_parse_date_days(s, &d) || d < 0 || d > INT32_MAX)
         return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (m == 2 && d == 29 && !leap)
-        return false;
-    *days = days_from_civil((int)y, m, d);
+    *days = (int32_t)d;
     return true;
 }
 

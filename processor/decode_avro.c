@@ -490,14 +490,13 @@ typedef struct {
 
 static size_t left(const cursor *c) { return (size_t)(c->end - c->p); }
 
-/* Zig-zag varint, at most 10 bytes; the 10th may only carry bit 63. */
-static bool read_long(cursor *c, int64_t *out)
+bool ew_avro_read_long(const uint8_t **p, const uint8_t *end, int64_t *out)
 {
     uint64_t v = 0;
     for (unsigned shift = 0; shift <= 63; shift += 7) {
-        if (c->p == c->end)
+        if (*p == end)
             return false;
-        uint8_t b = *c->p++;
+        uint8_t b = *(*p)++;
         if (shift == 63 && b > 1)
             return false;
         v |= (uint64_t)(b & 0x7F) << shift;
@@ -508,6 +507,8 @@ static bool read_long(cursor *c, int64_t *out)
     }
     return false;
 }
+
+static bool read_long(cursor *c, int64_t *out) { return ew_avro_read_long(&c->p, c->end, out); }
 
 static bool read_int(cursor *c, int64_t *out)
 {

@@ -23,6 +23,7 @@
  * wire, goes through llround.
  */
 #include "edgewatch/billing.h"
+#include "edgewatch/json_text.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -133,101 +134,8 @@ typedef struct {
 
 static bool scan_value(scanner *s, int depth, value *out);
 
-/* Skips whitespace; returns the next byte, or -1 at the end. */
-static int peek(scanner *s)
-{
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
-    return s->p < s->end ? (unsigned char)*s->p : -1;
-}
-
-static bool expect(scanner *s, char c)
-{
-    if (peek(s) != (unsigned char)c)
-        return false;
-    s->p++;
-    return true;
-}
-
-static bool hex4(const char *p, const char *end, uint32_t *out)
-{
-    uint32_t v = 0;
-    if (end - p < 4)
-        return false;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        uint32_t digit;
-        if (c >= '0' && c <= '9')
-            digit = (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            digit = (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            digit = (uint32_t)(c - 'A' + 10);
-        else
-            return false;
-        v = v << 4 | digit;
-    }
-    *out = v;
-    return true;
-}
-
-/* The \u escape at p; a high surrogate must be followed by its low half,
- * and a lone low half is refused, so unescaped text is always UTF-8. */
-static size_t unicode_escape(const char *p, const char *end, uint32_t *cp)
-{
-    uint32_t hi, lo;
-    if (!hex4(p + 2, end, &hi))
-        return 0;
-    if (hi < 0xD800 || hi > 0xDFFF) {
-        *cp = hi;
-        return 6;
-    }
-    if (hi >= 0xDC00 || end - p < 12 || p[6] != '\\' || p[7] != 'u' || !hex4(p + 8, end, &lo) ||
-        lo < 0xDC00 || lo > 0xDFFF)
-        return 0;
-    *cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-    return 12;
-}
-
-/* The escape at the backslash p: bytes it spans, 0 if malformed. Used to
- * validate, unescape and compare, so the three cannot disagree. */
-static size_t read_escape(const char *p, const char *end, uint32_t *cp)
-{
-    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    if (end - p < 2)
-        return 0;
-    if (p[1] == 'u')
-        return unicode_escape(p, end, cp);
-    const char *k = p[1] ? strchr(from, p[1]) : NULL;
-    if (!k)
-        return 0;
-    *cp = (unsigned char)to[k - from];
-    return 2;
-}
-
-static size_t put_utf8(char *dst, uint32_t cp)
-{
-    if (cp < 0x80) {
-        dst[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        dst[0] = (char)(0xC0 | cp >> 6);
-        dst[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        dst[0] = (char)(0xE0 | cp >> 12);
-        dst[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        dst[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    dst[0] = (char)(0xF0 | cp >> 18);
-    dst[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    dst[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    dst[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
+static int peek(scanner *s) { return ew_json_peek(&s->p, s->end); }
+static bool expect(scanner *s, char c) { return ew_json_expect(&s->p, s->end, c); }
 
 /* The next character of v's text as bytes in buf; returns how many, and
  * advances *p past it. Only JSON text has escapes: a backslash in an Avro
@@ -236,9 +144,9 @@ static size_t next_char(const value *v, const char **p, const char *end, char bu
 {
     uint32_t cp;
     size_t k;
-    if (v->escaped && **p == '\\' && (k = read_escape(*p, end, &cp)) != 0) {
+    if (v->escaped && **p == '\\' && (k = ew_json_read_escape(*p, end, &cp)) != 0) {
         *p += k;
-        return put_utf8(buf, cp);
+        return ew_utf8_put(buf, cp);
     }
     buf[0] = *(*p)++;
     return 1;
@@ -288,27 +196,8 @@ static bool text_equals(const value *v, const char *want, size_t want_len)
 /* The string at s->p (on its opening quote) into *out. */
 static bool scan_string(scanner *s, value *out)
 {
-    const char *p = s->p + 1, *start = p;
-    bool escaped = false;
-    while (p < s->end) {
-        unsigned char c = (unsigned char)*p;
-        uint32_t cp;
-        size_t k = 1;
-        if (c == '"') {
-            *out = (value){.type = V_TEXT, .escaped = escaped, .raw = ew_str_make(start, (size_t)(p - start))};
-            s->p = p + 1;
-            return true;
-        }
-        if (c < 0x20)
-            return false;
-        if (c == '\\') {
-            if ((k = read_escape(p, s->end, &cp)) == 0)
-                return false;
-            escaped = true;
-        }
-        p += k;
-    }
-    return false;
+    *out = (value){.type = V_TEXT};
+    return ew_json_scan_string(&s->p, s->end, &out->raw, &out->escaped);
 }
 
 static const char *skip_digits(const char *p, const char *end)
@@ -541,24 +430,7 @@ typedef struct {
 
 static size_t left(const cursor *c) { return (size_t)(c->end - c->p); }
 
-/* Zig-zag varint, at most 10 bytes; the 10th may only carry bit 63. */
-static bool read_long(cursor *c, int64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift <= 63; shift += 7) {
-        if (c->p == c->end)
-            return false;
-        uint8_t b = *c->p++;
-        if (shift == 63 && b > 1)
-            return false;
-        v |= (uint64_t)(b & 0x7F) << shift;
-        if (!(b & 0x80)) {
-            *out = (int64_t)((v >> 1) ^ (0 - (v & 1)));
-            return true;
-        }
-    }
-    return false;
-}
+static bool read_long(cursor *c, int64_t *out) { return ew_avro_read_long(&c->p, c->end, out); }
 
 /* A length or byte size: never negative, never past the end. */
 static bool read_len(cursor *c, size_t *out)
@@ -810,25 +682,6 @@ static int digits_value(const char *p, int n)
     return v;
 }
 
-static bool leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap_year(y) ? 29 : days[m - 1];
-}
-
-/* Howard Hinnant's days_from_civil: no dependence on TZ or timegm. */
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    const int era = (y >= 0 ? y : y - 399) / 400;
-    const int yoe = y - era * 400;
-    const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int64_t)era * 146097 + doe - 719468;
-}
-
 /* "YYYY-MM" at t, checked; the month's number in *month. */
 static bool year_month(const char *t, size_t n, int *year, int *month)
 {
@@ -839,51 +692,10 @@ static bool year_month(const char *t, size_t n, int *year, int *month)
     return *year >= 0 && *month >= 1 && *month <= 12;
 }
 
-/* Fraction and zone after "YYYY-MM-DDTHH:MM:SS": [.digits][Z|±HH:MM], no
- * zone meaning UTC (CUR times are UTC; Athena and CSV drop the Z). */
-static bool parse_time_tail(const char *p, const char *end, int64_t *frac_ms, int64_t *offset_s)
+/* RFC 3339 (CUR's times are UTC; Athena and CSV drop the Z), from 1970 to 9999. */
+static bool parse_usage_time(const char *t, size_t n, int64_t *out_ms)
 {
-    *frac_ms = 0;
-    *offset_s = 0;
-    if (p < end && *p == '.') {
-        int n = 0;
-        for (p++; p < end && is_digit(*p); p++, n++)
-            if (n < 3)
-                *frac_ms = *frac_ms * 10 + (*p - '0');
-        if (n == 0)
-            return false;
-        for (; n < 3; n++)
-            *frac_ms *= 10;
-    }
-    if (p == end)
-        return true;
-    if ((*p == 'Z' || *p == 'z') && p + 1 == end)
-        return true;
-    if ((*p != '+' && *p != '-') || end - p != 6 || p[3] != ':')
-        return false;
-    int oh = digits_value(p + 1, 2), om = digits_value(p + 4, 2);
-    if (oh < 0 || oh > 23 || om < 0 || om > 59)
-        return false;
-    *offset_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
-    return true;
-}
-
-/* RFC 3339: "2026-10-05T13:00:00Z", with an optional fraction and offset. */
-static bool parse_rfc3339(const char *t, size_t n, int64_t *out_ms)
-{
-    int y, mo;
-    if (n < 19 || !year_month(t, n, &y, &mo) || t[7] != '-' || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') ||
-        t[13] != ':' || t[16] != ':')
-        return false;
-    int d = digits_value(t + 8, 2), h = digits_value(t + 11, 2), mi = digits_value(t + 14, 2),
-        s = digits_value(t + 17, 2);
-    if (d < 1 || d > days_in_month(y, mo) || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
-        return false;
-    int64_t frac_ms, offset_s;
-    if (!parse_time_tail(t + 19, t + n, &frac_ms, &offset_s))
-        return false;
-    *out_ms = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s) * 1000 + frac_ms;
-    return *out_ms >= 0 && *out_ms <= TIME_MAX_MS;
+    return ew_parse_rfc3339_ms(ew_str_make(t, n), true, out_ms) && *out_ms >= 0 && *out_ms <= TIME_MAX_MS;
 }
 
 /* A JSON integer of epoch milliseconds (no fraction, no exponent). */
@@ -913,7 +725,7 @@ static ew_decode_error put_time(const value *v, int64_t *out_ms)
     case V_TEXT:
         if (v->raw.len == 0)
             return EW_DECODE_MISSING_FIELD;
-        return short_text(v, buf, &n) && parse_rfc3339(buf, n, out_ms) ? EW_DECODE_OK : EW_DECODE_INTERVAL;
+        return short_text(v, buf, &n) && parse_usage_time(buf, n, out_ms) ? EW_DECODE_OK : EW_DECODE_INTERVAL;
     default:
         return EW_DECODE_INTERVAL;
     }
@@ -931,9 +743,9 @@ static ew_decode_error put_period(const value *v, char out[8])
         return EW_DECODE_MISSING_FIELD;
     if (v->type != V_TEXT || !short_text(v, buf, &n) || !year_month(buf, n, &y, &mo))
         return EW_DECODE_INTERVAL;
-    bool is_date = n == 10 && buf[7] == '-' && digits_value(buf + 8, 2) >= 1 &&
-                   digits_value(buf + 8, 2) <= days_in_month(y, mo);
-    if (n != 7 && !is_date && !parse_rfc3339(buf, n, &ms))
+    int64_t days;
+    bool is_date = n == 10 && ew_parse_date_days(ew_str_make(buf, n), &days);
+    if (n != 7 && !is_date && !parse_usage_time(buf, n, &ms))
         return EW_DECODE_INTERVAL;
     memcpy(out, buf, 7);
     out[7] = '\0';

@@ -14,6 +14,7 @@
  * (in key order) decides the reason, as the column order does for TSV.
  */
 #include "edgewatch/decode.h"
+#include "edgewatch/json_text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,102 +33,10 @@ typedef struct {
 
 static bool value(scanner *s, int slot, int depth);
 
-/* Skips whitespace; returns the next byte, or -1 at the end. */
-static int peek(scanner *s)
-{
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
-    return s->p < s->end ? (unsigned char)*s->p : -1;
-}
-
-static bool expect(scanner *s, char c)
-{
-    if (peek(s) != (unsigned char)c)
-        return false;
-    s->p++;
-    return true;
-}
+static int peek(scanner *s) { return ew_json_peek(&s->p, s->end); }
+static bool expect(scanner *s, char c) { return ew_json_expect(&s->p, s->end, c); }
 
 /* ---- strings ---- */
-
-static bool hex4(const char *p, const char *end, uint32_t *out)
-{
-    uint32_t v = 0;
-    if (end - p < 4)
-        return false;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        uint32_t d;
-        if (c >= '0' && c <= '9')
-            d = (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            d = (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            d = (uint32_t)(c - 'A' + 10);
-        else
-            return false;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return true;
-}
-
-/* The \u escape at p (a high surrogate must be followed by its low half). */
-static size_t unicode_escape(const char *p, const char *end, uint32_t *cp)
-{
-    uint32_t hi, lo;
-    if (!hex4(p + 2, end, &hi))
-        return 0;
-    if (hi < 0xD800 || hi > 0xDFFF) {
-        *cp = hi;
-        return 6;
-    }
-    if (hi >= 0xDC00 || end - p < 12 || p[6] != '\\' || p[7] != 'u' || !hex4(p + 8, end, &lo) ||
-        lo < 0xDC00 || lo > 0xDFFF)
-        return 0;
-    *cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-    return 12;
-}
-
-/* The escape starting at the backslash p: bytes it spans, 0 if malformed.
- * Used both to validate and to unescape, so the two cannot disagree. */
-static size_t read_escape(const char *p, const char *end, uint32_t *cp)
-{
-    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    if (end - p < 2)
-        return 0;
-    if (p[1] == 'u')
-        return unicode_escape(p, end, cp);
-    const char *k = p[1] ? strchr(from, p[1]) : NULL;
-    if (!k)
-        return 0;
-    *cp = (unsigned char)to[k - from];
-    return 2;
-}
-
-static size_t put_utf8(char *dst, uint32_t cp)
-{
-    if (cp < 0x80) {
-        dst[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        dst[0] = (char)(0xC0 | cp >> 6);
-        dst[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        dst[0] = (char)(0xE0 | cp >> 12);
-        dst[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        dst[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    dst[0] = (char)(0xF0 | cp >> 18);
-    dst[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    dst[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    dst[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 /* Unescapes a string already validated by scan_string. No escape is
  * shorter than what it stands for, so dst needs raw.len bytes at most. */
@@ -140,8 +49,8 @@ static size_t unescape(ew_str raw, char *dst)
         size_t k;
         if (*p != '\\') {
             dst[n++] = *p++;
-        } else if ((k = read_escape(p, end, &cp)) != 0) {
-            n += put_utf8(dst + n, cp);
+        } else if ((k = ew_json_read_escape(p, end, &cp)) != 0) {
+            n += ew_utf8_put(dst + n, cp);
             p += k;
         } else {
             break; /* cannot happen after scan_string */
@@ -150,31 +59,9 @@ static size_t unescape(ew_str raw, char *dst)
     return n;
 }
 
-/* The string at s->p (on its opening quote): *raw = its bytes between the
- * quotes, still escaped; *escaped tells whether it holds a backslash. */
 static bool scan_string(scanner *s, ew_str *raw, bool *escaped)
 {
-    const char *p = s->p + 1, *start = p;
-    *escaped = false;
-    while (p < s->end) {
-        unsigned char c = (unsigned char)*p;
-        uint32_t cp;
-        size_t k = 1;
-        if (c == '"') {
-            *raw = ew_str_make(start, (size_t)(p - start));
-            s->p = p + 1;
-            return true;
-        }
-        if (c < 0x20)
-            return false;
-        if (c == '\\') {
-            if ((k = read_escape(p, s->end, &cp)) == 0)
-                return false;
-            *escaped = true;
-        }
-        p += k;
-    }
-    return false;
+    return ew_json_scan_string(&s->p, s->end, raw, escaped);
 }
 
 /* ---- values ---- */

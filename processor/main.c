@@ -146,8 +146,8 @@ static int cmd_replay(int argc, char **argv)
 static int check_metadata(const ew_config *cfg)
 {
     char err[512];
-    ew_metadata *m = ew_metadata_load(cfg->metadata_path, err, sizeof err);
-    bool ok = m && ew_metadata_resolve_rules(m, cfg, err, sizeof err);
+    ew_metadata *m = ew_metadata_load_for(cfg, err, sizeof err);
+    bool ok = m != NULL;
     ew_metadata_free(m);
     if (ok)
         return 0;

@@ -451,3 +451,13 @@ const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id)
 size_t ew_metadata_count(const ew_metadata *m) { return m->n_dists; }
 size_t ew_metadata_index_of(const ew_metadata *m, const ew_distribution *d) { return (size_t)(d - m->dists); }
 const ew_distribution *ew_metadata_at(const ew_metadata *m, size_t i) { return i < m->n_dists ? &m->dists[i] : NULL; }
+
+ew_metadata *ew_metadata_load_for(const ew_config *cfg, char *err, size_t errcap)
+{
+    ew_metadata *m = ew_metadata_load(cfg->metadata_path, err, errcap);
+    if (m && !ew_metadata_resolve_rules(m, cfg, err, errcap)) {
+        ew_metadata_free(m);
+        return NULL;
+    }
+    return m;
+}

@@ -32,9 +32,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_BACKOFF_MS 30000
 #define MAX_ASSIGNED 1024
 #define SUPPRESSIONS_REFRESH_MS 30000
+
+/* The billing half, on its own thread: told to stop, and to reload the
+ * metadata when SIGHUP reloads it here. */
+typedef struct {
+    const ew_config *cfg;
+    atomic_bool stop, reload;
+    pthread_t thread;
+    bool started;
+    int rc;
+} billing_thread;
 
 typedef struct {
     const ew_config *cfg;
@@ -45,25 +54,14 @@ typedef struct {
     ew_suppressions suppressions;
     int64_t suppressions_at; /* monotonic time of the last refresh attempt */
     volatile sig_atomic_t *reload;
+    billing_thread *billing;
     bool dead_letters_pending;
     bool config_error;
-    bool paused;
-    int64_t backoff_ms, retry_at, last_flush;
+    ew_source_outage outage;
+    int64_t last_flush;
 } pipeline;
 
 /* ---- flush ---- */
-
-/* Someone else applied these offsets: resume where Valkey is. */
-static void rewind_refused(pipeline *p, const ew_flush_partition *parts, size_t n)
-{
-    const char *topic = p->cfg->topic_cloudfront;
-    for (size_t i = 0; i < n; i++) {
-        int64_t next = -1, wm;
-        if (ew_state_partition(p->state, topic, parts[i].partition, &next, &wm) != EW_STATE_OK || next < 0)
-            next = parts[i].from_offset;
-        ew_source_seek(p->source, parts[i].partition, next);
-    }
-}
 
 static ew_state_status flush(pipeline *p, bool ship_all)
 {
@@ -77,38 +75,12 @@ static ew_state_status flush(pipeline *p, bool ship_all)
     int32_t refused_p = -1;
     int64_t refused_off = -1;
     ew_state_status st = ew_core_flush(p->core, ship_all, parts, MAX_ASSIGNED, &n, &refused_p, &refused_off);
-    if (st == EW_STATE_REFUSED) {
-        ew_warn("flush refused: partition %d already applied up to offset %lld; rewinding", refused_p,
-                (long long)refused_off);
-        rewind_refused(p, parts, n);
-    } else if (st == EW_STATE_OK) {
-        for (size_t i = 0; i < n; i++)
-            ew_source_store_offset(p->source, parts[i].partition, parts[i].next_offset);
-    }
+    ew_source_settle(p->source, p->state, st, parts, n, refused_p, refused_off);
     return st;
 }
 
-static void enter_outage(pipeline *p)
-{
-    if (!p->paused) {
-        ew_warn("state store unavailable (%s); pausing consumption", ew_state_last_error(p->state));
-        ew_source_pause_all(p->source, true);
-        p->paused = true;
-        p->backoff_ms = 250;
-    } else {
-        p->backoff_ms = p->backoff_ms * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : p->backoff_ms * 2;
-    }
-    p->retry_at = ew_mono_ms() + p->backoff_ms;
-}
-
-static void leave_outage(pipeline *p)
-{
-    if (p->paused) {
-        ew_info("state store reachable again; resuming consumption");
-        ew_source_pause_all(p->source, false);
-        p->paused = false;
-    }
-}
+static void enter_outage(pipeline *p) { ew_source_outage_enter(p->source, &p->outage, ew_state_last_error(p->state)); }
+static void leave_outage(pipeline *p) { ew_source_outage_leave(p->source, &p->outage); }
 
 /* ---- records ---- */
 
@@ -195,6 +167,7 @@ static void reload_metadata(pipeline *p)
 {
     char err[512];
     *p->reload = 0;
+    atomic_store(&p->billing->reload, true);
     if (ew_core_reload_metadata(p->core, err, sizeof err))
         ew_info("metadata reloaded from %s", p->cfg->metadata_path ? p->cfg->metadata_path : "(none)");
     else
@@ -218,8 +191,8 @@ static void step(pipeline *p)
         handle_message(p, m);
     ew_sink_poll(p->sink);
     int64_t now = ew_mono_ms();
-    if (p->paused) {
-        if (now < p->retry_at)
+    if (p->outage.paused) {
+        if (now < p->outage.retry_at)
             return;
         if (flush(p, false) == EW_STATE_DOWN) {
             enter_outage(p);
@@ -272,18 +245,10 @@ static void close_stages(pipeline *p)
 
 /* ---- the billing half, on its own thread ---- */
 
-typedef struct {
-    const ew_config *cfg;
-    atomic_bool stop;
-    pthread_t thread;
-    bool started;
-    int rc;
-} billing_thread;
-
 static void *run_billing(void *arg)
 {
     billing_thread *b = arg;
-    b->rc = ew_billing_pipeline_run(b->cfg, &b->stop);
+    b->rc = ew_billing_pipeline_run(b->cfg, &b->stop, &b->reload);
     return NULL;
 }
 
@@ -291,6 +256,7 @@ static void start_billing(billing_thread *b, const ew_config *cfg)
 {
     b->cfg = cfg;
     atomic_init(&b->stop, false);
+    atomic_init(&b->reload, false);
     b->started = cfg->billing_enabled && pthread_create(&b->thread, NULL, run_billing, b) == 0;
     if (cfg->billing_enabled && !b->started)
         ew_error("could not start the billing consumer thread");
@@ -311,6 +277,7 @@ int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop, volatile 
     billing_thread billing = {0};
     memset(&p, 0, sizeof p);
     p.reload = reload;
+    p.billing = &billing;
     ew_suppressions_init(&p.suppressions);
     if (!open_stages(&p, cfg)) {
         close_stages(&p);
@@ -322,7 +289,7 @@ int ew_pipeline_run(const ew_config *cfg, volatile sig_atomic_t *stop, volatile 
     start_billing(&billing, cfg);
     while (!*stop)
         step(&p);
-    if (!p.paused && flush(&p, true) == EW_STATE_OK)
+    if (!p.outage.paused && flush(&p, true) == EW_STATE_OK)
         score_closed(&p);
     ew_core_log_summary(p.core);
     close_stages(&p);

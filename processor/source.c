@@ -119,3 +119,48 @@ bool ew_source_seek(ew_source *s, int32_t partition, int64_t offset)
     rd_kafka_topic_partition_list_destroy(l);
     return ok;
 }
+
+void ew_source_settle(ew_source *s, ew_state *state, ew_state_status st, const ew_flush_partition *parts, size_t n,
+                      int32_t refused_partition, int64_t refused_offset)
+{
+    if (st == EW_STATE_OK) {
+        for (size_t i = 0; i < n; i++)
+            ew_source_store_offset(s, parts[i].partition, parts[i].next_offset);
+        return;
+    }
+    if (st != EW_STATE_REFUSED)
+        return;
+    ew_warn("flush of %s refused: partition %d already applied up to offset %lld; rewinding", s->topic,
+            refused_partition, (long long)refused_offset);
+    for (size_t i = 0; i < n; i++) {
+        int64_t next = -1, wm;
+        if (ew_state_partition(state, s->topic, parts[i].partition, &next, &wm) != EW_STATE_OK || next < 0)
+            next = parts[i].from_offset;
+        ew_source_seek(s, parts[i].partition, next);
+    }
+}
+
+#define OUTAGE_FIRST_DELAY_MS 250
+#define OUTAGE_MAX_DELAY_MS 30000
+
+void ew_source_outage_enter(ew_source *s, ew_source_outage *o, const char *why)
+{
+    if (!o->paused) {
+        ew_warn("state store unavailable (%s); pausing consumption of %s", why, s->topic);
+        ew_source_pause_all(s, true);
+        o->paused = true;
+        o->delay_ms = OUTAGE_FIRST_DELAY_MS;
+    } else {
+        o->delay_ms = o->delay_ms * 2 > OUTAGE_MAX_DELAY_MS ? OUTAGE_MAX_DELAY_MS : o->delay_ms * 2;
+    }
+    o->retry_at = ew_mono_ms() + o->delay_ms;
+}
+
+void ew_source_outage_leave(ew_source *s, ew_source_outage *o)
+{
+    if (o->paused) {
+        ew_info("state store reachable again; resuming consumption of %s", s->topic);
+        ew_source_pause_all(s, false);
+        o->paused = false;
+    }
+}

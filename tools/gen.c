@@ -36,6 +36,8 @@
 #include "edgewatch/common.h"
 #include "edgewatch/config.h"
 #include "edgewatch/decode.h"
+#include "edgewatch/gen_kafka.h"
+#include "edgewatch/gen_rng.h"
 #include "edgewatch/tools.h"
 
 #include <errno.h>
@@ -65,81 +67,31 @@
 #define GEN_MINUTE_MS 60000
 #define GEN_KEY_LEN 8
 #define GEN_DEFAULT_TOPIC "cloudfront-realtime-logs"
-#define GEN_FLUSH_TIMEOUT_MS 30000
 
-/* ---------------------------------------------------------------- PRNG */
-
-/* splitmix64: tiny, fast, passes BigCrush, and any 64-bit seed is valid. */
-typedef struct {
-    uint64_t state;
-} gen_rng;
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rng_next(gen_rng *r)
-{
-    r->state += 0x9e3779b97f4a7c15ULL;
-    return mix64(r->state);
-}
+/* ------------------------------------------- PRNG streams (gen_rng.h) */
 
 /* Independent streams per purpose and index, so adding a minute or a
  * distribution never shifts the values drawn elsewhere. */
 enum { STREAM_WORLD = 1, STREAM_TRAFFIC = 2 };
 
-static gen_rng rng_derive(uint64_t seed, uint64_t stream, uint64_t index)
+static uint64_t rng_range(ew_rng *r, uint64_t lo, uint64_t hi)
 {
-    gen_rng r = {mix64(mix64(seed ^ (stream * 0xd1b54a32d192ed03ULL)) + index * 0x9e3779b97f4a7c15ULL)};
-    return r;
+    return lo + ew_rng_below(r, hi - lo + 1);
 }
 
-/* Uniform in [0, n); the modulo bias is irrelevant for the small n used. */
-static uint64_t rng_below(gen_rng *r, uint64_t n)
+static bool rng_chance(ew_rng *r, double p)
 {
-    return n ? rng_next(r) % n : 0;
+    return ew_rng_unit(r) < p;
 }
 
-static uint64_t rng_range(gen_rng *r, uint64_t lo, uint64_t hi)
-{
-    return lo + rng_below(r, hi - lo + 1);
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(gen_rng *r)
-{
-    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-static double rng_uniform(gen_rng *r, double lo, double hi)
-{
-    return lo + (hi - lo) * rng_unit(r);
-}
-
-static bool rng_chance(gen_rng *r, double p)
-{
-    return rng_unit(r) < p;
-}
-
-/* Standard normal via Box-Muller; u1 is shifted off zero so log() is finite. */
-static double rng_normal(gen_rng *r)
-{
-    double u1 = ((double)(rng_next(r) >> 11) + 1.0) * 0x1.0p-53;
-    double u2 = rng_unit(r);
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-/* Each character is alphabet[rng_below(r, k)]. The alphabets used have 16,
+/* Each character is alphabet[ew_rng_below(r, k)]. The alphabets used have 16,
  * 36 or 64 characters: a constant divisor becomes a multiply or a mask,
  * where a division per character was the largest single cost of a record. */
-static void rng_chars(gen_rng *r, const char *alphabet, char *dst, size_t n)
+static void rng_chars(ew_rng *r, const char *alphabet, char *dst, size_t n)
 {
     size_t k = strlen(alphabet);
     for (size_t i = 0; i < n; i++) {
-        uint64_t x = rng_next(r);
+        uint64_t x = ew_rng_next(r);
         switch (k) {
         case 16:
             x %= 16;
@@ -158,16 +110,16 @@ static void rng_chars(gen_rng *r, const char *alphabet, char *dst, size_t n)
     dst[n] = '\0';
 }
 
-#define PICK(rng, table) (&(table)[rng_below((rng), ARRAY_LEN(table))])
+#define PICK(rng, table) (&(table)[ew_rng_below((rng), ARRAY_LEN(table))])
 
 /* Weighted choice over any table whose rows have an `unsigned weight`. */
-static size_t pick_weighted(gen_rng *r, const void *table, size_t n, size_t stride, size_t weight_off)
+static size_t pick_weighted(ew_rng *r, const void *table, size_t n, size_t stride, size_t weight_off)
 {
     const unsigned char *base = table;
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += *(const unsigned *)(const void *)(base + i * stride + weight_off);
-    uint64_t x = rng_below(r, total);
+    uint64_t x = ew_rng_below(r, total);
     for (size_t i = 0; i < n; i++) {
         unsigned w = *(const unsigned *)(const void *)(base + i * stride + weight_off);
         if (x < w)
@@ -466,10 +418,10 @@ typedef struct {
  * and formatting the traffic is shared. To add one, write a plan_*
  * function and add a row to SCENARIOS. A plan returns false when out of
  * memory. */
-typedef bool (*gen_plan_fn)(gen_world *w, const gen_opts *o, gen_rng *rng);
+typedef bool (*gen_plan_fn)(gen_world *w, const gen_opts *o, ew_rng *rng);
 
-static bool plan_spike(gen_world *w, const gen_opts *o, gen_rng *rng);
-static bool plan_detection(gen_world *w, const gen_opts *o, gen_rng *rng);
+static bool plan_spike(gen_world *w, const gen_opts *o, ew_rng *rng);
+static bool plan_detection(gen_world *w, const gen_opts *o, ew_rng *rng);
 
 enum { DAY_MINUTES = 1440 };
 
@@ -500,11 +452,11 @@ static void add_anomaly(gen_world *w, gen_anomaly a)
  * it and room after it to see the alert resolve. */
 enum { SPIKE_MULTIPLIER = 8, SPIKE_MINUTES = 3 };
 
-static bool plan_spike(gen_world *w, const gen_opts *o, gen_rng *rng)
+static bool plan_spike(gen_world *w, const gen_opts *o, ew_rng *rng)
 {
     int start = o->minutes * 2 / 3;
     int end = start + SPIKE_MINUTES < o->minutes ? start + SPIKE_MINUTES : o->minutes;
-    add_anomaly(w, (gen_anomaly){.dist = rng_below(rng, w->n_dists), .rule = "request_spike", .kind = "spike",
+    add_anomaly(w, (gen_anomaly){.dist = ew_rng_below(rng, w->n_dists), .rule = "request_spike", .kind = "spike",
                                  .expect = "alert", .start_minute = start, .end_minute = end, .effect = FX_RATE,
                                  .strength = SPIKE_MULTIPLIER});
     return true;
@@ -526,7 +478,7 @@ static void set_project(gen_dist *d, const char *project, const char *owner)
     snprintf(d->route, sizeof d->route, "slack:#%s-oncall", d->project);
 }
 
-static void init_dist(gen_dist *d, size_t index, gen_rng *rng)
+static void init_dist(gen_dist *d, size_t index, ew_rng *rng)
 {
     d->id[0] = 'E';
     rng_chars(rng, ALNUM_UPPER, d->id + 1, 13);
@@ -542,7 +494,7 @@ static void init_dist(gen_dist *d, size_t index, gen_rng *rng)
         set_project(d, project, KNOWN_PROJECTS[index % ARRAY_LEN(KNOWN_PROJECTS)].owner);
         d->profile = (gen_profile)(index % PROFILE_COUNT);
     }
-    d->asset_salt = (uint32_t)rng_next(rng);
+    d->asset_salt = (uint32_t)ew_rng_next(rng);
     d->cls = DIST_FLAT;
     d->errors = ERROR_KINDS;
     d->n_errors = ARRAY_LEN(ERROR_KINDS);
@@ -554,14 +506,14 @@ static void init_dist(gen_dist *d, size_t index, gen_rng *rng)
  * mean of ~27/min keeps the default run (12 x 60 min, ~19k records, ~15 MB)
  * inside the dev broker's retention of ~5 MB per partition x 4 partitions.
  * A shuffle then decides which distribution gets which rate. */
-static void assign_rates(gen_dist *dists, size_t n, gen_rng *rng)
+static void assign_rates(gen_dist *dists, size_t n, ew_rng *rng)
 {
     for (size_t k = 0; k < n; k++) {
-        double x = ((double)k + rng_unit(rng)) / (double)n;
+        double x = ((double)k + ew_rng_unit(rng)) / (double)n;
         dists[k].base_rate = round(10.0 + 50.0 * x * x);
     }
     for (size_t k = n - 1; k > 0; k--) {
-        size_t j = rng_below(rng, k + 1);
+        size_t j = ew_rng_below(rng, k + 1);
         double t = dists[k].base_rate;
         dists[k].base_rate = dists[j].base_rate;
         dists[j].base_rate = t;
@@ -570,7 +522,7 @@ static void assign_rates(gen_dist *dists, size_t n, gen_rng *rng)
 
 static bool build_world(gen_world *w, const gen_opts *o)
 {
-    gen_rng rng = rng_derive(o->seed, STREAM_WORLD, 0);
+    ew_rng rng = ew_rng_derive(o->seed, STREAM_WORLD, 0);
     memset(w, 0, sizeof *w);
     w->n_dists = o->distributions;
     w->dists = calloc(w->n_dists, sizeof *w->dists);
@@ -639,10 +591,10 @@ static const struct {
     {"beta-portal", "team-labs"},
 };
 
-static void shuffle_sizes(size_t *v, size_t n, gen_rng *rng)
+static void shuffle_sizes(size_t *v, size_t n, ew_rng *rng)
 {
     for (size_t k = n; k > 1; k--) {
-        size_t j = rng_below(rng, k);
+        size_t j = ew_rng_below(rng, k);
         size_t t = v[k - 1];
         v[k - 1] = v[j];
         v[j] = t;
@@ -653,21 +605,21 @@ static void shuffle_sizes(size_t *v, size_t n, gen_rng *rng)
  * skewed low (15 + 65 x^6) so the default run stays near 10 million
  * records; the busiest 40% (which get the incidents) still have >= 18/min,
  * which keeps even a weekend afternoon above a 10/min traffic floor. */
-static void init_normal(gen_dist *d, double x, gen_rng *rng)
+static void init_normal(gen_dist *d, double x, ew_rng *rng)
 {
     d->cls = DIST_NORMAL;
     d->base_rate = round(15.0 + 65.0 * pow(x, 6.0));
-    d->daily_amp = rng_uniform(rng, 0.40, 0.60);
-    d->peak_hour = rng_uniform(rng, 13.0, 17.0);
-    d->weekend_dip = rng_uniform(rng, 0.20, 0.35);
-    d->noise_sd = rng_uniform(rng, 0.02, 0.04);
+    d->daily_amp = ew_rng_uniform(rng, 0.40, 0.60);
+    d->peak_hour = ew_rng_uniform(rng, 13.0, 17.0);
+    d->weekend_dip = ew_rng_uniform(rng, 0.20, 0.35);
+    d->noise_sd = ew_rng_uniform(rng, 0.02, 0.04);
     d->noise_knot = 120;
     d->errors = CALM_ERROR_KINDS;
     d->n_errors = ARRAY_LEN(CALM_ERROR_KINDS);
 }
 
 /* 0.2-3 requests/minute with noisy hours and short bursts. */
-static void init_tiny(gen_dist *d, double x, gen_rng *rng)
+static void init_tiny(gen_dist *d, double x, ew_rng *rng)
 {
     init_normal(d, 0, rng);
     d->cls = DIST_TINY;
@@ -679,7 +631,7 @@ static void init_tiny(gen_dist *d, double x, gen_rng *rng)
 
 /* ~30 requests/minute of forgotten traffic: bursts and error storms of its
  * own several times a day. Metadata excludes it, so it must never alert. */
-static void init_legacy(gen_dist *d, gen_rng *rng)
+static void init_legacy(gen_dist *d, ew_rng *rng)
 {
     init_normal(d, 0, rng);
     d->cls = DIST_LEGACY;
@@ -694,7 +646,7 @@ static void init_legacy(gen_dist *d, gen_rng *rng)
 /* Marks the world's classes; returns the ordinary distributions by
  * decreasing base rate. The last DETECT_SPECIAL distributions are the
  * legacy one and the tiny ones. */
-static void init_detection_world(gen_world *w, gen_rng *rng, size_t *by_rate)
+static void init_detection_world(gen_world *w, ew_rng *rng, size_t *by_rate)
 {
     size_t normals = w->n_dists - DETECT_SPECIAL;
     for (size_t k = 0; k < normals; k++)
@@ -702,14 +654,14 @@ static void init_detection_world(gen_world *w, gen_rng *rng, size_t *by_rate)
     shuffle_sizes(by_rate, normals, rng);
     /* by_rate[k] gets stratum normals-1-k: the busiest first */
     for (size_t k = 0; k < normals; k++)
-        init_normal(&w->dists[by_rate[k]], ((double)(normals - 1 - k) + rng_unit(rng)) / (double)normals, rng);
+        init_normal(&w->dists[by_rate[k]], ((double)(normals - 1 - k) + ew_rng_unit(rng)) / (double)normals, rng);
     for (size_t k = 0; k < DETECT_SPECIAL; k++) {
         gen_dist *d = &w->dists[normals + k];
         set_project(d, SPECIAL_PROJECTS[k].project, SPECIAL_PROJECTS[k].owner);
         if (k == 0)
             init_legacy(d, rng);
         else
-            init_tiny(d, ((double)(k - 1) + rng_unit(rng)) / DETECT_TINY, rng);
+            init_tiny(d, ((double)(k - 1) + ew_rng_unit(rng)) / DETECT_TINY, rng);
     }
     /* The quietest ordinary one shows a per-distribution floor override:
      * small but watched, so it is scored below the global floor too. */
@@ -725,12 +677,12 @@ static double utc_hour(int64_t ms)
 
 /* A start minute inside [lo, hi - len) whose incident runs in daytime UTC;
  * the first draw if none of a few dozen does (short --days). */
-static int daytime_start(const gen_opts *o, int lo, int hi, int len, gen_rng *rng)
+static int daytime_start(const gen_opts *o, int lo, int hi, int len, ew_rng *rng)
 {
     int span = hi - lo - len > 1 ? hi - lo - len : 1;
-    int first = lo + (int)rng_below(rng, (uint64_t)span);
+    int first = lo + (int)ew_rng_below(rng, (uint64_t)span);
     for (int tries = 0; tries < 64; tries++) {
-        int m = tries ? lo + (int)rng_below(rng, (uint64_t)span) : first;
+        int m = tries ? lo + (int)ew_rng_below(rng, (uint64_t)span) : first;
         double h0 = utc_hour(o->start_ms + (int64_t)m * GEN_MINUTE_MS);
         if (h0 >= DETECT_DAY_START_H && h0 + len / 60.0 <= DETECT_DAY_END_H)
             return m;
@@ -760,7 +712,7 @@ static double purge_factor(gen_profile p, double target)
 
 /* Incidents go one per slot in time order, in a random order of kinds,
  * from day 7 (or mid-run for short runs) to shortly before the end. */
-static void plan_incidents(gen_world *w, const gen_opts *o, gen_rng *rng, const size_t *by_rate)
+static void plan_incidents(gen_world *w, const gen_opts *o, ew_rng *rng, const size_t *by_rate)
 {
     size_t kinds[DETECT_INCIDENTS], dists[DETECT_INCIDENTS];
     for (size_t k = 0; k < DETECT_INCIDENTS; k++)
@@ -783,14 +735,14 @@ static void plan_incidents(gen_world *w, const gen_opts *o, gen_rng *rng, const 
     }
 }
 
-static void draw_attack_ips(gen_world *w, gen_rng *rng)
+static void draw_attack_ips(gen_world *w, ew_rng *rng)
 {
     for (size_t i = 0; i < GEN_ATTACK_IPS; i++)
         snprintf(w->attack_ips[i], sizeof w->attack_ips[i], "185.107.%u.%u", (unsigned)rng_range(rng, 40, 60),
                  (unsigned)rng_range(rng, 2, 250));
 }
 
-static bool plan_detection(gen_world *w, const gen_opts *o, gen_rng *rng)
+static bool plan_detection(gen_world *w, const gen_opts *o, ew_rng *rng)
 {
     size_t *by_rate = calloc(w->n_dists, sizeof *by_rate);
     if (!by_rate)
@@ -856,8 +808,8 @@ static double weekend_weight(int64_t ms)
 
 static double noise_knot(uint64_t seed, size_t d, int knot, double sd)
 {
-    gen_rng r = rng_derive(seed, STREAM_NOISE, ((uint64_t)d << 32) | (uint64_t)knot);
-    double z = rng_normal(&r);
+    ew_rng r = ew_rng_derive(seed, STREAM_NOISE, ((uint64_t)d << 32) | (uint64_t)knot);
+    double z = ew_rng_normal(&r);
     z = z < -2.5 ? -2.5 : z > 2.5 ? 2.5 : z;
     return 1.0 + sd * z;
 }
@@ -887,14 +839,14 @@ static const gen_burst_spec LEGACY_BURSTS = {240, 0.60, 10, 60};  /* ~3.6 a day 
 static const gen_burst_spec LEGACY_ERRORS = {360, 0.70, 10, 40};  /* ~3 a day */
 
 /* True inside a burst; *out is then the burst's own PRNG, for its size. */
-static bool in_burst(uint64_t seed, uint64_t stream, size_t d, int minute, const gen_burst_spec *b, gen_rng *out)
+static bool in_burst(uint64_t seed, uint64_t stream, size_t d, int minute, const gen_burst_spec *b, ew_rng *out)
 {
     int blk = minute / b->block;
     for (int k = blk > 0 ? blk - 1 : 0; k <= blk; k++) {
-        gen_rng r = rng_derive(seed, stream, ((uint64_t)d << 32) | (uint64_t)k);
+        ew_rng r = ew_rng_derive(seed, stream, ((uint64_t)d << 32) | (uint64_t)k);
         if (!rng_chance(&r, b->chance))
             continue;
-        int start = k * b->block + (int)rng_below(&r, (uint64_t)b->block);
+        int start = k * b->block + (int)ew_rng_below(&r, (uint64_t)b->block);
         int len = (int)rng_range(&r, (uint64_t)b->min_len, (uint64_t)b->max_len);
         if (minute >= start && minute < start + len) {
             *out = r;
@@ -914,7 +866,7 @@ static void class_fx(const gen_world *w, const gen_opts *o, size_t d, int minute
     int64_t ms = o->start_ms + (int64_t)minute * GEN_MINUTE_MS;
     fx->rate *= daily_factor(dist, ms) * (1.0 - dist->weekend_dip * weekend_weight(ms)) *
                 slow_noise(o->seed, d, dist, minute);
-    gen_rng b;
+    ew_rng b;
     if (dist->cls == DIST_TINY && in_burst(o->seed, STREAM_BURST, d, minute, &TINY_BURSTS, &b)) {
         double burst = fx->rate * TINY_BURST_FACTOR;
         fx->rate = burst < TINY_BURST_CAP ? burst : fx->rate > TINY_BURST_CAP ? fx->rate : TINY_BURST_CAP;
@@ -922,10 +874,10 @@ static void class_fx(const gen_world *w, const gen_opts *o, size_t d, int minute
     if (dist->cls != DIST_LEGACY)
         return;
     if (in_burst(o->seed, STREAM_BURST, d, minute, &LEGACY_BURSTS, &b))
-        fx->rate *= rng_uniform(&b, 4.0, 8.0);
+        fx->rate *= ew_rng_uniform(&b, 4.0, 8.0);
     if (in_burst(o->seed, STREAM_ERROR_BURST, d, minute, &LEGACY_ERRORS, &b)) {
         bool forbidden = rng_chance(&b, 0.5);
-        double share = rng_uniform(&b, 0.2, 0.6);
+        double share = ew_rng_uniform(&b, 0.2, 0.6);
         *(forbidden ? &fx->p_403 : &fx->p_5xx) = share;
     }
 }
@@ -995,14 +947,14 @@ static void draw_twist(const gen_world *w, const gen_fx *fx, uint64_t seed, gen_
     *t = (gen_twist){.latency = fx->latency, .hit = fx->hit};
     if (fx->p_403 <= 0 && fx->p_5xx <= 0 && fx->attack <= 0)
         return;
-    gen_rng r = rng_derive(seed, STREAM_TWIST, 0);
-    double u = rng_unit(&r);
+    ew_rng r = ew_rng_derive(seed, STREAM_TWIST, 0);
+    double u = ew_rng_unit(&r);
     if (u < fx->p_403)
         t->error = &FORCED_403;
     else if (u < fx->p_403 + fx->p_5xx)
         t->error = PICK(&r, ORIGIN_5XX);
     if (rng_chance(&r, fx->attack))
-        t->attack_ip = w->attack_ips[rng_below(&r, GEN_ATTACK_IPS)];
+        t->attack_ip = w->attack_ips[ew_rng_below(&r, GEN_ATTACK_IPS)];
 }
 
 /* ------------------------------------------------------ one request */
@@ -1054,28 +1006,28 @@ typedef struct {
 } gen_request;
 
 /* The region prefixes are two groups; six random groups complete the address. */
-static void write_ipv6(char *dst, size_t cap, const char *prefix, gen_rng *r)
+static void write_ipv6(char *dst, size_t cap, const char *prefix, ew_rng *r)
 {
     int n = snprintf(dst, cap, "%s", prefix);
     for (int i = 0; i < 6 && n > 0 && (size_t)n < cap; i++)
-        n += snprintf(dst + n, cap - (size_t)n, ":%x", (unsigned)rng_below(r, 0x10000));
+        n += snprintf(dst + n, cap - (size_t)n, ":%x", (unsigned)ew_rng_below(r, 0x10000));
 }
 
-static void pick_client(gen_request *q, gen_rng *r)
+static void pick_client(gen_request *q, ew_rng *r)
 {
     q->region = PICK_WEIGHTED(r, REGIONS, ARRAY_LEN(REGIONS), gen_region);
-    size_t k = rng_below(r, 3);
+    size_t k = ew_rng_below(r, 3);
     q->edge_location = q->region->pops[k];
-    q->asn = q->region->asns[rng_below(r, 3)];
+    q->asn = q->region->asns[ew_rng_below(r, 3)];
     q->ipv6 = rng_chance(r, 0.18);
     if (q->ipv6)
         write_ipv6(q->c_ip, sizeof q->c_ip, q->region->v6_prefix, r);
     else
-        snprintf(q->c_ip, sizeof q->c_ip, "%u.%u.%u.%u", q->region->v4_first[rng_below(r, 2)],
-                 (unsigned)rng_below(r, 256), (unsigned)rng_below(r, 256), (unsigned)rng_range(r, 1, 254));
+        snprintf(q->c_ip, sizeof q->c_ip, "%u.%u.%u.%u", q->region->v4_first[ew_rng_below(r, 2)],
+                 (unsigned)ew_rng_below(r, 256), (unsigned)ew_rng_below(r, 256), (unsigned)rng_range(r, 1, 254));
     /* A few viewers come through a proxy that reports the original address. */
     if (rng_chance(r, 0.06))
-        snprintf(q->xff, sizeof q->xff, "%u.%u.%u.%u", 10u, (unsigned)rng_below(r, 256), (unsigned)rng_below(r, 256),
+        snprintf(q->xff, sizeof q->xff, "%u.%u.%u.%u", 10u, (unsigned)ew_rng_below(r, 256), (unsigned)ew_rng_below(r, 256),
                  (unsigned)rng_range(r, 1, 254));
     else
         snprintf(q->xff, sizeof q->xff, "-");
@@ -1094,14 +1046,14 @@ static void set_attacker(gen_request *q, const char *ip)
     snprintf(q->xff, sizeof q->xff, "-");
 }
 
-static void write_stem(gen_request *q, gen_rng *r)
+static void write_stem(gen_request *q, ew_rng *r)
 {
     char *s = q->stem;
     size_t cap = sizeof q->stem;
     uint32_t salt = q->dist->asset_salt;
     switch (q->asset->kind) {
     case ASSET_HTML: {
-        unsigned page = (unsigned)rng_below(r, 3);
+        unsigned page = (unsigned)ew_rng_below(r, 3);
         const char *dir = *PICK(r, PAGE_PATHS);
         if (*dir)
             snprintf(s, cap, "/%s%u", dir, (unsigned)rng_range(r, 1000, 99999));
@@ -1112,16 +1064,16 @@ static void write_stem(gen_request *q, gen_rng *r)
         break;
     }
     case ASSET_JS: {
-        size_t b = rng_below(r, ARRAY_LEN(JS_BUNDLES));
-        snprintf(s, cap, "/static/js/%s.%08x.js", JS_BUNDLES[b], (unsigned)mix64(salt + b) & 0xffffffffu);
+        size_t b = ew_rng_below(r, ARRAY_LEN(JS_BUNDLES));
+        snprintf(s, cap, "/static/js/%s.%08x.js", JS_BUNDLES[b], (unsigned)ew_mix64(salt + b) & 0xffffffffu);
         break;
     }
     case ASSET_CSS:
-        snprintf(s, cap, "/static/css/site.%08x.css", (unsigned)(mix64(salt) & 0xffffffffu));
+        snprintf(s, cap, "/static/css/site.%08x.css", (unsigned)(ew_mix64(salt) & 0xffffffffu));
         break;
     case ASSET_IMAGE:
         snprintf(s, cap, "/images/products/%u.webp?w=%u&q=80", (unsigned)rng_range(r, 10000, 99999),
-                 320u << rng_below(r, 3));
+                 320u << ew_rng_below(r, 3));
         break;
     case ASSET_FAVICON:
         snprintf(s, cap, "/favicon.ico");
@@ -1141,11 +1093,11 @@ static void write_stem(gen_request *q, gen_rng *r)
         break;
     case ASSET_SEGMENT:
         snprintf(s, cap, "/media/vod/%u/1080p/seg-%05u.ts", (unsigned)rng_range(r, 1000, 1400),
-                 (unsigned)rng_below(r, 900));
+                 (unsigned)ew_rng_below(r, 900));
         break;
     case ASSET_PLAYLIST:
         snprintf(s, cap, "/media/vod/%u/index.m3u8?token=%08x", (unsigned)rng_range(r, 1000, 1400),
-                 (unsigned)(rng_next(r) & 0xffffffffu));
+                 (unsigned)(ew_rng_next(r) & 0xffffffffu));
         break;
     case ASSET_MP4:
         snprintf(s, cap, "/media/downloads/%u/full.mp4", (unsigned)rng_range(r, 1000, 1400));
@@ -1158,7 +1110,7 @@ static void write_stem(gen_request *q, gen_rng *r)
     q->query = qmark ? qmark + 1 : NULL;
 }
 
-static void pick_agent(gen_request *q, gen_rng *r)
+static void pick_agent(gen_request *q, ew_rng *r)
 {
     bool api = q->dist->profile == PROFILE_API;
     bool media = q->dist->profile == PROFILE_MEDIA;
@@ -1174,7 +1126,7 @@ static void pick_agent(gen_request *q, gen_rng *r)
     q->accept_encoding = is_curl ? NULL : *PICK(r, ACCEPT_ENCODINGS);
     /* Only page loads carry Accept-Language here: keeps lines near 700 B. */
     q->accept_language = q->asset->kind == ASSET_HTML ? *PICK(r, ACCEPT_LANGUAGES) : NULL;
-    double v = rng_unit(r);
+    double v = ew_rng_unit(r);
     q->proto_version = v < 0.62 ? "HTTP/2.0" : v < 0.92 ? "HTTP/1.1" : "HTTP/3.0";
     q->host = rng_chance(r, 0.75) ? q->dist->alias : q->dist->domain;
 
@@ -1193,19 +1145,19 @@ static void pick_agent(gen_request *q, gen_rng *r)
     }
 }
 
-static void set_error(gen_request *q, const gen_error_kind *e, gen_rng *r)
+static void set_error(gen_request *q, const gen_error_kind *e, ew_rng *r)
 {
     q->status = e->status;
     q->result = "Error";
     q->detailed = e->detailed;
-    q->origin_fbl = e->from_origin ? rng_uniform(r, 0.02, e->status >= 500 ? 4.0 : 0.3) : -1;
+    q->origin_fbl = e->from_origin ? ew_rng_uniform(r, 0.02, e->status >= 500 ? 4.0 : 0.3) : -1;
 }
 
 /* Chooses status and cache result together, so they stay consistent. */
-static void pick_outcome(gen_request *q, gen_rng *r, const gen_twist *t)
+static void pick_outcome(gen_request *q, ew_rng *r, const gen_twist *t)
 {
     const gen_asset *a = q->asset;
-    double u = rng_unit(r);
+    double u = ew_rng_unit(r);
     q->origin_fbl = q->origin_lbl = -1;
     q->range_start = q->range_end = -1;
     q->etag[0] = '\0';
@@ -1227,7 +1179,7 @@ static void pick_outcome(gen_request *q, gen_rng *r, const gen_twist *t)
         q->status = 206;
     else if (strcmp(a->method, "GET") == 0 && a->hit_ratio > 0.5 && rng_chance(r, 0.12))
         q->status = 304;
-    double c = rng_unit(r);
+    double c = ew_rng_unit(r);
     double hit = a->hit_ratio * t->hit;
     if (c < hit)
         q->result = "Hit";
@@ -1237,12 +1189,12 @@ static void pick_outcome(gen_request *q, gen_rng *r, const gen_twist *t)
         q->result = "Miss";
     q->detailed = q->result;
     if (strcmp(q->result, "Hit") != 0)
-        q->origin_fbl = rng_uniform(r, 0.015, 0.45);
+        q->origin_fbl = ew_rng_uniform(r, 0.015, 0.45);
     if (q->status == 304)
         rng_chars(r, HEX, q->etag, 16);
 }
 
-static void pick_sizes(gen_request *q, gen_rng *r)
+static void pick_sizes(gen_request *q, ew_rng *r)
 {
     const gen_asset *a = q->asset;
     uint64_t size = rng_range(r, a->min_size, a->max_size);
@@ -1252,7 +1204,7 @@ static void pick_sizes(gen_request *q, gen_rng *r)
     uint64_t body = size;
     if (q->status == 206) {
         uint64_t chunk = 1u << 20;
-        q->range_start = (int64_t)(rng_below(r, size / chunk + 1) * chunk);
+        q->range_start = (int64_t)(ew_rng_below(r, size / chunk + 1) * chunk);
         if ((uint64_t)q->range_start >= size)
             q->range_start = 0;
         q->range_end = q->range_start + (int64_t)(size - (uint64_t)q->range_start < chunk ? size - (uint64_t)q->range_start : chunk) - 1;
@@ -1277,21 +1229,21 @@ static void pick_sizes(gen_request *q, gen_rng *r)
     q->cs_bytes = rng_range(r, 180, 900) + (strcmp(q->method, "POST") == 0 ? rng_range(r, 100, 3000) : 0);
 }
 
-static void pick_timings(gen_request *q, gen_rng *r, double latency)
+static void pick_timings(gen_request *q, ew_rng *r, double latency)
 {
     if (q->origin_fbl >= 0) {
         if (latency != 1.0) /* a slow origin: first and last byte and ttfb */
             q->origin_fbl *= latency;
-        q->origin_lbl = q->origin_fbl + rng_uniform(r, 0.0, 0.08) + (double)q->sc_bytes / 40e6;
-        q->ttfb = q->origin_fbl + rng_uniform(r, 0.001, 0.012);
+        q->origin_lbl = q->origin_fbl + ew_rng_uniform(r, 0.0, 0.08) + (double)q->sc_bytes / 40e6;
+        q->ttfb = q->origin_fbl + ew_rng_uniform(r, 0.001, 0.012);
     } else {
-        q->ttfb = rng_uniform(r, 0.001, 0.030);
+        q->ttfb = ew_rng_uniform(r, 0.001, 0.030);
     }
     /* Transfer time from a per-viewer throughput between 2 and 60 MB/s. */
-    q->time_taken = q->ttfb + (double)q->sc_bytes / rng_uniform(r, 2e6, 60e6);
+    q->time_taken = q->ttfb + (double)q->sc_bytes / ew_rng_uniform(r, 2e6, 60e6);
 }
 
-static void pick_transport(gen_request *q, gen_rng *r)
+static void pick_transport(gen_request *q, ew_rng *r)
 {
     bool http = q->status == 301;
     q->protocol = http ? "http" : "https";
@@ -1377,7 +1329,7 @@ static void build_headers(gen_request *q)
         add_header(q, lower, "Connection", "keep-alive");
 }
 
-static void build_request(gen_request *q, const gen_dist *d, int64_t ts_ms, gen_rng *r, const gen_twist *t)
+static void build_request(gen_request *q, const gen_dist *d, int64_t ts_ms, ew_rng *r, const gen_twist *t)
 {
     q->ts_ms = ts_ms;
     q->dist = d;
@@ -1601,7 +1553,7 @@ static void write_extra_fields(gen_line *l, const gen_request *q)
     field_str(l, "-"); /* x-edge-mqcs */
     field_str(l, "-"); /* distribution-tenant-id */
     if (q->protocol[0] == 'h' && q->protocol[4] == 's') /* connection-id: https only */
-        field(l, "%016llx", (unsigned long long)mix64(z));
+        field(l, "%016llx", (unsigned long long)ew_mix64(z));
     else
         field_str(l, "-");
 }
@@ -1643,20 +1595,10 @@ static size_t format_request(const gen_request *q, bool all, uint64_t salt, char
 
 /* ------------------------------------------------------------- sinks */
 
-/* Counts delivery reports; passed to librdkafka as the opaque, not global. */
-typedef struct {
-    uint64_t delivered;
-    uint64_t failed;
-    rd_kafka_resp_err_t first_error;
-} gen_delivery;
-
 typedef struct {
     ew_bg_writer *writer;      /* --out FILE or '-', tsv or json lines */
     ew_avro_file_writer *avro; /* --encoding avro --out FILE: a container file */
-    rd_kafka_t *rk;
-    const char *topic;
-    const char *bootstrap;
-    gen_delivery delivery;
+    ew_gen_producer kafka;     /* --to-kafka */
     uint64_t records;
     uint64_t bytes;
     uint64_t good;
@@ -1664,66 +1606,13 @@ typedef struct {
     const char *bad_reason[EW_GEN_BAD_KINDS];
 } gen_sink;
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
-{
-    (void)rk;
-    gen_delivery *d = opaque;
-    if (msg->err) {
-        if (d->failed++ == 0)
-            d->first_error = msg->err;
-    } else {
-        d->delivered++;
-    }
-}
-
-static bool set_conf(rd_kafka_conf_t *conf, const char *key, const char *value)
-{
-    char err[256];
-    if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
-        ew_error("gen: kafka config %s=%s: %s", key, value, err);
-        return false;
-    }
-    return true;
-}
-
-static bool open_kafka(gen_sink *s, const char *bootstrap, const char *topic)
-{
-    /* Small linger batches well without delaying a short run; the flush
-     * window bounds message.timeout.ms so a dead broker fails the run. */
-    static const char *const settings[][2] = {
-        {"linger.ms", "50"},
-        {"batch.num.messages", "10000"},
-        {"compression.type", "none"},
-        {"message.timeout.ms", "30000"},
-        {"client.id", "edgewatch-gen"},
-    };
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    bool ok = set_conf(conf, "bootstrap.servers", bootstrap);
-    for (size_t i = 0; ok && i < ARRAY_LEN(settings); i++)
-        ok = set_conf(conf, settings[i][0], settings[i][1]);
-    if (!ok) {
-        rd_kafka_conf_destroy(conf);
-        return false;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, &s->delivery);
-    char err[512];
-    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!s->rk) {
-        rd_kafka_conf_destroy(conf);
-        ew_error("gen: cannot create kafka producer: %s", err);
-        return false;
-    }
-    s->topic = topic;
-    s->bootstrap = bootstrap;
-    return true;
-}
-
 static bool open_sink(gen_sink *s, const gen_opts *o)
 {
     memset(s, 0, sizeof *s);
+    static const char *const kafka_settings[] = {"batch.num.messages", "10000", "compression.type", "none",
+                                                 "client.id", "edgewatch-gen", NULL};
     if (o->to_kafka)
-        return open_kafka(s, o->to_kafka, o->topic);
+        return ew_gen_producer_open(&s->kafka, o->to_kafka, o->topic, kafka_settings);
     if (o->encoding == EW_GEN_AVRO) {
         s->avro = ew_avro_file_writer_open(o->out, ew_schema_cloudfront_realtime_log, o->avro_deflate);
         if (!s->avro)
@@ -1746,33 +1635,12 @@ static bool open_sink(gen_sink *s, const gen_opts *o)
     return true;
 }
 
-static bool produce(gen_sink *s, const char *line, size_t len, const char *key)
-{
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            s->rk, RD_KAFKA_V_TOPIC(s->topic), RD_KAFKA_V_KEY((void *)key, GEN_KEY_LEN),
-            RD_KAFKA_V_VALUE((void *)line, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rd_kafka_poll(s->rk, 0);
-            return true;
-        }
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            ew_error("gen: produce to %s failed: %s", s->topic, rd_kafka_err2str(err));
-            return false;
-        }
-        /* The local queue is full: serve delivery reports to drain it. */
-        rd_kafka_poll(s->rk, 100);
-        if (s->delivery.failed)
-            return false;
-    }
-}
-
 static bool sink_write(gen_sink *s, const char *line, size_t len, const char *key)
 {
     s->records++;
     s->bytes += len;
-    if (s->rk)
-        return produce(s, line, len, key) && s->delivery.failed == 0;
+    if (s->kafka.rk)
+        return ew_gen_produce(&s->kafka, key, GEN_KEY_LEN, line, len);
     if (s->avro) {
         if (!ew_avro_file_writer_add(s->avro, (const uint8_t *)line, len)) {
             ew_error("gen: write failed: %s", strerror(errno));
@@ -1787,27 +1655,11 @@ static bool sink_write(gen_sink *s, const char *line, size_t len, const char *ke
     return true;
 }
 
-static bool finish_kafka(gen_sink *s)
-{
-    rd_kafka_flush(s->rk, GEN_FLUSH_TIMEOUT_MS);
-    uint64_t pending = (uint64_t)rd_kafka_outq_len(s->rk);
-    bool ok = pending == 0 && s->delivery.failed == 0;
-    if (!ok)
-        ew_error("gen: %" PRIu64 " of %" PRIu64 " messages not delivered to topic %s at %s (%" PRIu64
-                 " failed: %s; %" PRIu64 " still queued after %d s)",
-                 s->records - s->delivery.delivered, s->records, s->topic, s->bootstrap, s->delivery.failed,
-                 s->delivery.failed ? rd_kafka_err2str(s->delivery.first_error) : "-", pending,
-                 GEN_FLUSH_TIMEOUT_MS / 1000);
-    rd_kafka_destroy(s->rk);
-    s->rk = NULL;
-    return ok;
-}
-
 /* Flushes and closes; returns false if anything written was lost. */
 static bool close_sink(gen_sink *s, bool ok)
 {
-    if (s->rk)
-        return finish_kafka(s) && ok;
+    if (s->kafka.rk)
+        return ew_gen_producer_close(&s->kafka) && ok;
     if (s->avro) {
         if (!ew_avro_file_writer_close(s->avro)) {
             ew_error("gen: write failed: %s", strerror(errno));
@@ -1845,9 +1697,9 @@ static int slot_cmp(const void *pa, const void *pb)
 }
 
 /* Poisson-like count: normal approximation with sd = sqrt(rate), >= 0. */
-static size_t draw_count(double rate, gen_rng *r)
+static size_t draw_count(double rate, ew_rng *r)
 {
-    double n = rate + sqrt(rate) * rng_normal(r);
+    double n = rate + sqrt(rate) * ew_rng_normal(r);
     return n <= 0 ? 0 : (size_t)llround(n);
 }
 
@@ -1871,7 +1723,7 @@ static bool reserve_slots(gen_slot **slots, size_t *cap, size_t need)
 static size_t plan_minute(const gen_world *w, const gen_opts *o, int minute, gen_fx *fx, gen_slot **slots,
                           size_t *cap)
 {
-    gen_rng rng = rng_derive(o->seed, STREAM_TRAFFIC, (uint64_t)minute);
+    ew_rng rng = ew_rng_derive(o->seed, STREAM_TRAFFIC, (uint64_t)minute);
     int64_t minute_start = o->start_ms + (int64_t)minute * GEN_MINUTE_MS;
     size_t n = 0;
     for (size_t d = 0; d < w->n_dists; d++) {
@@ -1880,7 +1732,7 @@ static size_t plan_minute(const gen_world *w, const gen_opts *o, int minute, gen
         if (!reserve_slots(slots, cap, n + count))
             return SIZE_MAX;
         for (size_t i = 0; i < count; i++) {
-            gen_slot s = {minute_start + (int64_t)rng_below(&rng, GEN_MINUTE_MS), (uint32_t)d, rng_next(&rng)};
+            gen_slot s = {minute_start + (int64_t)ew_rng_below(&rng, GEN_MINUTE_MS), (uint32_t)d, ew_rng_next(&rng)};
             (*slots)[n++] = s;
         }
     }
@@ -1911,13 +1763,13 @@ static bool emit_bad(const gen_opts *o, gen_sink *sink, const char *line, size_t
 static bool emit_slot(const gen_world *w, const gen_opts *o, const gen_fx *fx, const gen_slot *slot,
                       gen_sink *sink)
 {
-    gen_rng rng = {slot->seed};
+    ew_rng rng = {slot->seed};
     gen_twist twist;
     draw_twist(w, &fx[slot->dist], slot->seed, &twist);
     gen_request q;
     build_request(&q, &w->dists[slot->dist], slot->ts_ms, &rng, &twist);
     char line[GEN_LINE_MAX];
-    size_t len = format_request(&q, o->all_fields, mix64(slot->seed ^ 0x5a17), line, sizeof line);
+    size_t len = format_request(&q, o->all_fields, ew_mix64(slot->seed ^ 0x5a17), line, sizeof line);
     if (len == 0) {
         ew_error("gen: internal error: record does not fit %d bytes or lacks fields", GEN_LINE_MAX);
         return false;
@@ -1948,8 +1800,8 @@ static void throttle(const gen_opts *o, const gen_sink *sink, int64_t t0)
     int64_t due_ms = (int64_t)(sink->records * 1000 / o->rate);
     int64_t ahead = due_ms - (ew_mono_ms() - t0);
     if (ahead > 0) {
-        if (sink->rk)
-            rd_kafka_poll(sink->rk, (int)ahead); /* serve delivery reports meanwhile */
+        if (sink->kafka.rk)
+            rd_kafka_poll(sink->kafka.rk, (int)ahead); /* serve delivery reports meanwhile */
         else
             nanosleep(&(struct timespec){ahead / 1000, (long)(ahead % 1000) * 1000000L}, NULL);
     }
@@ -2083,7 +1935,7 @@ enum { EVENT_MARGIN_MS = 30 * GEN_MINUTE_MS, EVENT_MULTIPLIER = 3 };
 static json_t *anomaly_event(const gen_anomaly *a, size_t index, const gen_dist *d, const gen_opts *o)
 {
     char id[24];
-    uint64_t h = mix64(o->seed ^ 0x6576656e74ULL ^ (uint64_t)index) & 0xffffffffffffULL;
+    uint64_t h = ew_mix64(o->seed ^ 0x6576656e74ULL ^ (uint64_t)index) & 0xffffffffffffULL;
     snprintf(id, sizeof id, "evt-%012" PRIx64, h);
     int64_t start = minute_ms(o, a->start_minute), end = minute_ms(o, a->end_minute);
     return json_pack("{s:s, s:s, s:n, s:s, s:n, s:I, s:I, s:i, s:s, s:I}", "id", id, "kind", "event", "project",
@@ -2167,11 +2019,45 @@ static void usage(FILE *f)
             "                         (--days, --projects, --truth): see --scenario billing --help");
 }
 
-static bool parse_bounded(const char *flag, const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
+/* ---- flags shared with gen_billing.c ---- */
+
+bool ew_gen_parse_u64(const char *flag, const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     if (!ew_parse_u64(ew_str_make(text, strlen(text)), out) || *out < lo || *out > hi) {
         ew_error("gen: %s needs an integer from %" PRIu64 " to %" PRIu64 ", got '%s'", flag, lo, hi, text);
         return false;
+    }
+    return true;
+}
+
+bool ew_gen_parse_flags(int argc, char **argv, const char *see, ew_gen_flag_fn *apply, void *ctx, bool *help)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            *help = true;
+            return true;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            ew_error("gen: unexpected argument '%s' (see %s)", arg, see);
+            return false;
+        }
+        char flag[64];
+        const char *eq = strchr(arg, '=');
+        const char *value;
+        if (eq) {
+            snprintf(flag, sizeof flag, "%.*s", (int)(eq - arg), arg);
+            value = eq + 1;
+        } else {
+            snprintf(flag, sizeof flag, "%s", arg);
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+                ew_error("gen: %s needs a value", arg);
+                return false;
+            }
+            value = argv[++i];
+        }
+        if (!apply(ctx, flag, value))
+            return false;
     }
     return true;
 }
@@ -2194,10 +2080,10 @@ static bool apply_flag(gen_opts *o, const char *flag, const char *value)
     else if (strcmp(flag, "--topic") == 0)
         o->topic = value;
     else if (strcmp(flag, "--seed") == 0) {
-        if (!parse_bounded(flag, value, 0, UINT64_MAX, &o->seed))
+        if (!ew_gen_parse_u64(flag, value, 0, UINT64_MAX, &o->seed))
             return false;
     } else if (strcmp(flag, "--distributions") == 0) {
-        if (!parse_bounded(flag, value, 1, GEN_MAX_DISTRIBUTIONS, &v))
+        if (!ew_gen_parse_u64(flag, value, 1, GEN_MAX_DISTRIBUTIONS, &v))
             return false;
         o->distributions = (size_t)v;
     } else if (strcmp(flag, "--minutes") == 0 || strcmp(flag, "--days") == 0) {
@@ -2207,7 +2093,7 @@ static bool apply_flag(gen_opts *o, const char *flag, const char *value)
             return false;
         }
         o->days_given = days;
-        if (!parse_bounded(flag, value, 1, days ? GEN_MAX_MINUTES / DAY_MINUTES : GEN_MAX_MINUTES, &v))
+        if (!ew_gen_parse_u64(flag, value, 1, days ? GEN_MAX_MINUTES / DAY_MINUTES : GEN_MAX_MINUTES, &v))
             return false;
         o->minutes = (int)v * (days ? DAY_MINUTES : 1);
     } else if (strcmp(flag, "--fields") == 0) {
@@ -2228,14 +2114,14 @@ static bool apply_flag(gen_opts *o, const char *flag, const char *value)
         }
         o->avro_deflate = value[0] == 'd';
     } else if (strcmp(flag, "--schema-id") == 0) {
-        if (!parse_bounded(flag, value, 0, INT32_MAX, &v))
+        if (!ew_gen_parse_u64(flag, value, 0, INT32_MAX, &v))
             return false;
         o->schema_id = (int32_t)v;
     } else if (strcmp(flag, "--bad-every") == 0) {
-        if (!parse_bounded(flag, value, 1, 1000000000, &o->bad_every))
+        if (!ew_gen_parse_u64(flag, value, 1, 1000000000, &o->bad_every))
             return false;
     } else if (strcmp(flag, "--rate") == 0) {
-        if (!parse_bounded(flag, value, 1, 100000000, &o->rate))
+        if (!ew_gen_parse_u64(flag, value, 1, 100000000, &o->rate))
             return false;
     } else if (strcmp(flag, "--bad-out") == 0) {
         o->bad_out = value;
@@ -2252,38 +2138,7 @@ static bool apply_flag(gen_opts *o, const char *flag, const char *value)
     return true;
 }
 
-/* Accepts "--flag value" and "--flag=value". */
-static bool parse_args(gen_opts *o, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            o->help = true;
-            return true;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            ew_error("gen: unexpected argument '%s' (see edgewatch gen --help)", arg);
-            return false;
-        }
-        char flag[64];
-        const char *eq = strchr(arg, '=');
-        const char *value;
-        if (eq) {
-            snprintf(flag, sizeof flag, "%.*s", (int)(eq - arg), arg);
-            value = eq + 1;
-        } else {
-            snprintf(flag, sizeof flag, "%s", arg);
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
-                ew_error("gen: %s needs a value", arg);
-                return false;
-            }
-            value = argv[++i];
-        }
-        if (!apply_flag(o, flag, value))
-            return false;
-    }
-    return true;
-}
+static bool apply_gen_flag(void *ctx, const char *flag, const char *value) { return apply_flag(ctx, flag, value); }
 
 /* Fills in the scenario's defaults and checks it has room for its plan. */
 static bool check_size(gen_opts *o, int scenario)
@@ -2409,7 +2264,7 @@ int ew_cmd_gen(int argc, char **argv)
     if (wants_billing(argc, argv))
         return ew_gen_billing(argc, argv);
     gen_opts o = {.seed = 1, .schema_id = 1};
-    if (!parse_args(&o, argc, argv))
+    if (!ew_gen_parse_flags(argc, argv, "edgewatch gen --help", apply_gen_flag, &o, &o.help))
         return EW_EXIT_USAGE;
     if (o.help) {
         usage(stdout);

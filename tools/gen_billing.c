@@ -33,6 +33,8 @@
  * the world does not change with --days.
  */
 #include "edgewatch/common.h"
+#include "edgewatch/gen_kafka.h"
+#include "edgewatch/gen_rng.h"
 #include "edgewatch/tools.h"
 
 #include <errno.h>
@@ -61,64 +63,17 @@
 #define BILL_MAX_PERIODS 8        /* distinct periods one refresh can touch */
 #define BILL_RECORD_MAX 1536
 #define BILL_DEFAULT_TOPIC "billing-events"
-#define BILL_FLUSH_TIMEOUT_MS 30000
 #define BILL_DEFAULT_START "2026-10-01T00:00:00Z"
 #define BILL_NO_HOUR (1 << 30)    /* "never" for an hour index */
 
-/* ---------------------------------------------------------------- PRNG */
-
-/* splitmix64, as in gen.c: any seed is valid and streams are cheap. */
-typedef struct {
-    uint64_t state;
-} bill_rng;
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rng_next(bill_rng *r)
-{
-    r->state += 0x9e3779b97f4a7c15ULL;
-    return mix64(r->state);
-}
+/* ------------------------------------------- PRNG streams (gen_rng.h) */
 
 enum { STREAM_WORLD = 11, STREAM_PLAN = 12, STREAM_NOISE = 13 };
 
-static bill_rng rng_derive(uint64_t seed, uint64_t stream, uint64_t index)
-{
-    bill_rng r = {mix64(mix64(seed ^ (stream * 0xd1b54a32d192ed03ULL)) + index * 0x9e3779b97f4a7c15ULL)};
-    return r;
-}
-
-static uint64_t rng_below(bill_rng *r, uint64_t n)
-{
-    return n ? rng_next(r) % n : 0;
-}
-
-static double rng_unit(bill_rng *r)
-{
-    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-static double rng_uniform(bill_rng *r, double lo, double hi)
-{
-    return lo + (hi - lo) * rng_unit(r);
-}
-
-static double rng_normal(bill_rng *r)
-{
-    double u1 = ((double)(rng_next(r) >> 11) + 1.0) * 0x1.0p-53;
-    double u2 = rng_unit(r);
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-static void shuffle_ints(int *v, size_t n, bill_rng *r)
+static void shuffle_ints(int *v, size_t n, ew_rng *r)
 {
     for (size_t k = n; k > 1; k--) {
-        size_t j = rng_below(r, k);
+        size_t j = ew_rng_below(r, k);
         int t = v[k - 1];
         v[k - 1] = v[j];
         v[j] = t;
@@ -324,7 +279,7 @@ static void day_of(const bill_world *w, int day, char *dst, size_t cap)
 
 /* Resource ids look like the real thing so top contributors read well;
  * untagged spend is named like the shared leftovers it usually is. */
-static void name_resource(bill_line *l, const bill_project *p, unsigned seq, bill_rng *r)
+static void name_resource(bill_line *l, const bill_project *p, unsigned seq, ew_rng *r)
 {
     const bill_product *pr = &PRODUCTS[l->product];
     const char *name = p->tagged ? p->name : "shared";
@@ -335,7 +290,7 @@ static void name_resource(bill_line *l, const bill_project *p, unsigned seq, bil
         d[0] = '\0';
         break;
     case RES_INSTANCE:
-        snprintf(d, cap, "i-0%016" PRIx64, rng_next(r));
+        snprintf(d, cap, "i-0%016" PRIx64, ew_rng_next(r));
         break;
     case RES_DB:
         snprintf(d, cap, "arn:aws:rds:%s:%s:db:%s-db", pr->region, p->account, name);
@@ -344,7 +299,7 @@ static void name_resource(bill_line *l, const bill_project *p, unsigned seq, bil
         snprintf(d, cap, "%s-data-%s", name, p->account);
         break;
     case RES_CLUSTER: {
-        uint64_t id = rng_next(r); /* one draw: argument order is unspecified */
+        uint64_t id = ew_rng_next(r); /* one draw: argument order is unspecified */
         snprintf(d, cap, "arn:aws:kafka:%s:%s:cluster/%s-events/%08" PRIx32 "-%04x", pr->region, p->account, name,
                  (uint32_t)(id >> 32), (unsigned)(id & 0xffff));
         break;
@@ -370,11 +325,11 @@ static void name_resource(bill_line *l, const bill_project *p, unsigned seq, bil
     }
 }
 
-static bill_line *add_line(bill_world *w, size_t project, int product, double daily, bill_rng *r)
+static bill_line *add_line(bill_world *w, size_t project, int product, double daily, ew_rng *r)
 {
     bill_line *l = &w->lines[w->n_lines++];
     *l = (bill_line){.project = (uint32_t)project, .product = (uint32_t)product, .daily = daily, .from_h = 0,
-                     .to_h = w->hours, .step_h = BILL_NO_HOUR, .noise_sd = rng_uniform(r, 0.02, 0.05)};
+                     .to_h = w->hours, .step_h = BILL_NO_HOUR, .noise_sd = ew_rng_uniform(r, 0.02, 0.05)};
     unsigned seq = 0; /* lines of this product so far: distributions are numbered */
     for (size_t i = 0; i + 1 < w->n_lines; i++)
         seq += w->lines[i].product == (uint32_t)product;
@@ -382,17 +337,17 @@ static bill_line *add_line(bill_world *w, size_t project, int product, double da
     return l;
 }
 
-static void init_project(bill_world *w, size_t i, const char *name, bool tagged, bill_rng *r)
+static void init_project(bill_world *w, size_t i, const char *name, bool tagged, ew_rng *r)
 {
     bill_project *p = &w->projects[i];
     snprintf(p->name, sizeof p->name, "%s", name);
     /* one account per project keeps lines without a resource id distinct */
     snprintf(p->account, sizeof p->account, "%012" PRIu64, (uint64_t)123456789012ULL + i);
     p->tagged = tagged;
-    p->growth = tagged ? rng_uniform(r, 0.0, 0.004) : 0.0; /* untagged spend is steady */
+    p->growth = tagged ? ew_rng_uniform(r, 0.0, 0.004) : 0.0; /* untagged spend is steady */
 }
 
-static void init_named(bill_world *w, bill_rng *r)
+static void init_named(bill_world *w, ew_rng *r)
 {
     for (size_t i = 0; i < N_COUNT; i++) {
         init_project(w, i, NAMED[i].name, NAMED[i].tagged, r);
@@ -403,7 +358,7 @@ static void init_named(bill_world *w, bill_rng *r)
 
 /* Unnamed projects: $800-$25,000/day, one per stratum of a log scale skewed
  * low (few projects carry most spend), split over 3-6 distinct products. */
-static void init_fillers(bill_world *w, bill_rng *r)
+static void init_fillers(bill_world *w, ew_rng *r)
 {
     size_t n = w->n_projects - N_COUNT;
     for (size_t k = 0; k < n; k++) {
@@ -414,16 +369,16 @@ static void init_fillers(bill_world *w, bill_rng *r)
         else
             snprintf(name, sizeof name, "project-%zu", i + 1);
         init_project(w, i, name, true, r);
-        w->projects[i].weekend_dip = rng_below(r, 3) == 0 ? 0.25 : 0.0;
-        double x = ((double)k + rng_unit(r)) / (double)n;
+        w->projects[i].weekend_dip = ew_rng_below(r, 3) == 0 ? 0.25 : 0.0;
+        double x = ((double)k + ew_rng_unit(r)) / (double)n;
         double spend = round(800.0 * pow(25000.0 / 800.0, x * x));
         int products[ARRAY_LEN(FILLER_PRODUCTS)];
         memcpy(products, FILLER_PRODUCTS, sizeof products);
         shuffle_ints(products, ARRAY_LEN(products), r);
-        size_t parts = 3 + rng_below(r, 4);
+        size_t parts = 3 + ew_rng_below(r, 4);
         double weights[BILL_MAX_PARTS], sum = 0;
         for (size_t j = 0; j < parts; j++)
-            sum += weights[j] = rng_uniform(r, 0.5, 1.5);
+            sum += weights[j] = ew_rng_uniform(r, 0.5, 1.5);
         for (size_t j = 0; j < parts; j++)
             add_line(w, i, products[j], round(spend * weights[j] / sum), r);
     }
@@ -437,7 +392,7 @@ static double growth_at(const bill_project *p, int hour)
 /* Picks distinct step refreshes: the four jumps in case order, then the two
  * sub-threshold steps. Refresh r's horizon is hour 8r+6, and the step must
  * leave one more refresh to be seen in. */
-static void plan_steps(bill_world *w, bill_rng *r)
+static void plan_steps(bill_world *w, ew_rng *r)
 {
     int lo = (BILL_FIRST_JUMP_DAY * 24 - 6 + 7) / 8, hi = w->refreshes - 2;
     int slots[3 * BILL_MAX_DAYS];
@@ -455,7 +410,7 @@ static void plan_steps(bill_world *w, bill_rng *r)
         w->cases[i].refresh = slots[i];
 }
 
-static void apply_step(bill_world *w, size_t i, bill_rng *r)
+static void apply_step(bill_world *w, size_t i, ew_rng *r)
 {
     const bill_named *nm = &NAMED[i];
     bill_case *c = &w->cases[i];
@@ -486,14 +441,14 @@ static void apply_step(bill_world *w, size_t i, bill_rng *r)
 /* The restated day ends before the refresh preceding the restatement, so
  * it is complete when restated; the credit day is complete before the
  * last refresh's horizon. */
-static void plan_quiet(bill_world *w, bill_rng *r)
+static void plan_quiet(bill_world *w, ew_rng *r)
 {
     int lo = (BILL_FIRST_JUMP_DAY * 24 - 6 + 7) / 8 + 1, hi = w->refreshes - 2;
-    w->restate_refresh = lo + (int)rng_below(r, (uint64_t)(hi - lo + 1));
-    w->restate_day = horizon_hour(w->restate_refresh - 1) / 24 - 1 - (int)rng_below(r, 3);
-    w->credit_day = BILL_FIRST_JUMP_DAY + (int)rng_below(r, (uint64_t)(w->days - 1 - BILL_FIRST_JUMP_DAY));
-    int64_t dollars = 280 + (int64_t)rng_below(r, 41); /* separate statements: draws in a fixed order */
-    int64_t cents = (int64_t)rng_below(r, 100);
+    w->restate_refresh = lo + (int)ew_rng_below(r, (uint64_t)(hi - lo + 1));
+    w->restate_day = horizon_hour(w->restate_refresh - 1) / 24 - 1 - (int)ew_rng_below(r, 3);
+    w->credit_day = BILL_FIRST_JUMP_DAY + (int)ew_rng_below(r, (uint64_t)(w->days - 1 - BILL_FIRST_JUMP_DAY));
+    int64_t dollars = 280 + (int64_t)ew_rng_below(r, 41); /* separate statements: draws in a fixed order */
+    int64_t cents = (int64_t)ew_rng_below(r, 100);
     w->credit_micros = -(dollars * 1000000 + cents * 10000);
     w->cases[N_ANALYTICS].refresh = w->restate_refresh;
 }
@@ -516,10 +471,10 @@ static bool build_world(bill_world *w, const bill_opts *o)
     w->clock = calloc((size_t)w->hours + 1, sizeof *w->clock);
     if (!w->projects || !w->lines || !w->clock)
         return false;
-    bill_rng world = rng_derive(o->seed, STREAM_WORLD, 0);
+    ew_rng world = ew_rng_derive(o->seed, STREAM_WORLD, 0);
     init_named(w, &world);
     init_fillers(w, &world);
-    bill_rng plan = rng_derive(o->seed, STREAM_PLAN, (uint64_t)o->days);
+    ew_rng plan = ew_rng_derive(o->seed, STREAM_PLAN, (uint64_t)o->days);
     plan_steps(w, &plan);
     for (size_t i = 0; i < N_COUNT; i++) {
         w->cases[i].project = i;
@@ -553,8 +508,8 @@ static bool on_weekend(const bill_world *w, int hour)
  * depend on which refresh delivers it or what else is generated. */
 static double noise_at(const bill_world *w, size_t line, int hour)
 {
-    bill_rng r = rng_derive(w->seed, STREAM_NOISE, (uint64_t)line << 20 | (uint64_t)hour);
-    double z = rng_normal(&r);
+    ew_rng r = ew_rng_derive(w->seed, STREAM_NOISE, (uint64_t)line << 20 | (uint64_t)hour);
+    double z = ew_rng_normal(&r);
     z = z > 3 ? 3 : z < -3 ? -3 : z;
     return 1.0 + w->lines[line].noise_sd * z;
 }
@@ -573,71 +528,23 @@ static int64_t line_cost(const bill_world *w, size_t line, int hour)
 /* ------------------------------------------------------------- the sink */
 
 typedef struct {
-    uint64_t delivered;
-    uint64_t failed;
-    rd_kafka_resp_err_t first_error;
-} bill_delivery;
-
-typedef struct {
     FILE *file;
     bool own_file;
-    rd_kafka_t *rk;
-    const char *topic;
-    const char *bootstrap;
-    bill_delivery delivery;
+    ew_gen_producer kafka;
     uint64_t records;
     uint64_t bytes;
     uint64_t lines;
 } bill_sink;
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
-{
-    (void)rk;
-    bill_delivery *d = opaque;
-    if (msg->err) {
-        if (d->failed++ == 0)
-            d->first_error = msg->err;
-    } else {
-        d->delivered++;
-    }
-}
-
-static bool open_kafka(bill_sink *s, const char *bootstrap, const char *topic)
-{
-    /* Idempotence keeps each partition in produce order across retries: a
-     * refresh_end must never overtake the lines it closes. */
-    static const char *const settings[][2] = {
-        {"bootstrap.servers", NULL},  {"enable.idempotence", "true"}, {"linger.ms", "50"},
-        {"message.timeout.ms", "30000"}, {"client.id", "edgewatch-gen-billing"},
-    };
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char err[512];
-    for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
-        const char *v = settings[i][1] ? settings[i][1] : bootstrap;
-        if (rd_kafka_conf_set(conf, settings[i][0], v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-            ew_error("gen: kafka config %s=%s: %s", settings[i][0], v, err);
-            rd_kafka_conf_destroy(conf);
-            return false;
-        }
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, &s->delivery);
-    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!s->rk) {
-        rd_kafka_conf_destroy(conf);
-        ew_error("gen: cannot create kafka producer: %s", err);
-        return false;
-    }
-    s->topic = topic;
-    s->bootstrap = bootstrap;
-    return true;
-}
-
 static bool open_sink(bill_sink *s, const bill_opts *o)
 {
     memset(s, 0, sizeof *s);
+    /* Idempotence keeps each partition in produce order across retries: a
+     * refresh_end must never overtake the lines it closes. */
+    static const char *const kafka_settings[] = {"enable.idempotence", "true", "client.id", "edgewatch-gen-billing",
+                                                 NULL};
     if (o->to_kafka)
-        return open_kafka(s, o->to_kafka, o->topic);
+        return ew_gen_producer_open(&s->kafka, o->to_kafka, o->topic, kafka_settings);
     s->own_file = strcmp(o->out, "-") != 0;
     s->file = s->own_file ? fopen(o->out, "w") : stdout;
     if (!s->file) {
@@ -648,34 +555,14 @@ static bool open_sink(bill_sink *s, const bill_opts *o)
     return true;
 }
 
-static bool produce(bill_sink *s, const char *rec, size_t len, const char *period)
-{
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            s->rk, RD_KAFKA_V_TOPIC(s->topic), RD_KAFKA_V_KEY((void *)period, strlen(period)),
-            RD_KAFKA_V_VALUE((void *)rec, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rd_kafka_poll(s->rk, 0);
-            return s->delivery.failed == 0;
-        }
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            ew_error("gen: produce to %s failed: %s", s->topic, rd_kafka_err2str(err));
-            return false;
-        }
-        rd_kafka_poll(s->rk, 100); /* the local queue is full: drain it */
-        if (s->delivery.failed)
-            return false;
-    }
-}
-
 /* One record; Kafka messages are keyed by billing period so a period's
  * lines and refresh ends share a partition and keep their order. */
 static bool sink_put(bill_sink *s, const char *rec, size_t len, const char *period)
 {
     s->records++;
     s->bytes += len;
-    if (s->rk)
-        return produce(s, rec, len, period);
+    if (s->kafka.rk)
+        return ew_gen_produce(&s->kafka, period, strlen(period), rec, len);
     if (fwrite(rec, 1, len, s->file) != len || fputc('\n', s->file) == EOF) {
         ew_error("gen: write failed: %s", strerror(errno));
         return false;
@@ -685,18 +572,8 @@ static bool sink_put(bill_sink *s, const char *rec, size_t len, const char *peri
 
 static bool close_sink(bill_sink *s, bool ok)
 {
-    if (s->rk) {
-        rd_kafka_flush(s->rk, BILL_FLUSH_TIMEOUT_MS);
-        uint64_t pending = (uint64_t)rd_kafka_outq_len(s->rk);
-        if (pending || s->delivery.failed) {
-            ew_error("gen: %" PRIu64 " of %" PRIu64 " messages not delivered to topic %s at %s (%s)",
-                     s->records - s->delivery.delivered, s->records, s->topic, s->bootstrap,
-                     s->delivery.failed ? rd_kafka_err2str(s->delivery.first_error) : "still queued");
-            ok = false;
-        }
-        rd_kafka_destroy(s->rk);
-        return ok;
-    }
+    if (s->kafka.rk)
+        return ew_gen_producer_close(&s->kafka) && ok;
     if (fflush(s->file) != 0 || (s->own_file && fclose(s->file) != 0)) {
         if (ok)
             ew_error("gen: write failed: %s", strerror(errno));
@@ -991,15 +868,6 @@ static void usage(FILE *f)
             BILL_DEFAULT_PROJECTS);
 }
 
-static bool parse_int(const char *flag, const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (!ew_parse_u64(ew_str_make(text, strlen(text)), out) || *out < lo || *out > hi) {
-        ew_error("gen: %s needs an integer from %" PRIu64 " to %" PRIu64 ", got '%s'", flag, lo, hi, text);
-        return false;
-    }
-    return true;
-}
-
 static bool parse_start(const char *text, int64_t *out)
 {
     if (!ew_parse_time_ms(text, out) || *out % BILL_DAY_MS != 0) {
@@ -1025,13 +893,13 @@ static bool apply_flag(bill_opts *o, const char *flag, const char *value)
     else if (strcmp(flag, "--truth") == 0)
         o->truth = value;
     else if (strcmp(flag, "--seed") == 0)
-        return parse_int(flag, value, 0, UINT64_MAX, &o->seed);
+        return ew_gen_parse_u64(flag, value, 0, UINT64_MAX, &o->seed);
     else if (strcmp(flag, "--days") == 0) {
-        if (!parse_int(flag, value, BILL_MIN_DAYS, BILL_MAX_DAYS, &v))
+        if (!ew_gen_parse_u64(flag, value, BILL_MIN_DAYS, BILL_MAX_DAYS, &v))
             return false;
         o->days = (int)v;
     } else if (strcmp(flag, "--projects") == 0) {
-        if (!parse_int(flag, value, N_COUNT + 3, BILL_MAX_PROJECTS, &v))
+        if (!ew_gen_parse_u64(flag, value, N_COUNT + 3, BILL_MAX_PROJECTS, &v))
             return false;
         o->projects = (size_t)v;
     } else if (strcmp(flag, "--start") == 0)
@@ -1043,37 +911,7 @@ static bool apply_flag(bill_opts *o, const char *flag, const char *value)
     return true;
 }
 
-/* "--flag value" and "--flag=value", as gen.c accepts them. */
-static bool parse_args(bill_opts *o, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            o->help = true;
-            return true;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            ew_error("gen: unexpected argument '%s' (see edgewatch gen --scenario billing --help)", arg);
-            return false;
-        }
-        char flag[64];
-        const char *eq = strchr(arg, '='), *value;
-        if (eq) {
-            snprintf(flag, sizeof flag, "%.*s", (int)(eq - arg), arg);
-            value = eq + 1;
-        } else {
-            snprintf(flag, sizeof flag, "%s", arg);
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
-                ew_error("gen: %s needs a value", arg);
-                return false;
-            }
-            value = argv[++i];
-        }
-        if (!apply_flag(o, flag, value))
-            return false;
-    }
-    return true;
-}
+static bool apply_bill_flag(void *ctx, const char *flag, const char *value) { return apply_flag(ctx, flag, value); }
 
 static bool check_opts(bill_opts *o)
 {
@@ -1131,7 +969,7 @@ int ew_gen_billing(int argc, char **argv)
     bill_opts o = {.seed = 1, .days = BILL_DEFAULT_DAYS, .projects = BILL_DEFAULT_PROJECTS};
     if (!ew_parse_time_ms(BILL_DEFAULT_START, &o.start_ms))
         return EW_EXIT_RUNTIME;
-    if (!parse_args(&o, argc, argv))
+    if (!ew_gen_parse_flags(argc, argv, "edgewatch gen --scenario billing --help", apply_bill_flag, &o, &o.help))
         return EW_EXIT_USAGE;
     if (o.help) {
         usage(stdout);

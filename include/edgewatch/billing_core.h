@@ -37,11 +37,7 @@ void ew_billing_core_free(ew_billing_core *c);
  * again. A refresh end makes ew_billing_core_flush_due true. */
 ew_fold_status ew_billing_core_fold(ew_billing_core *c, int32_t partition, int64_t offset, const void *buf,
                                     size_t len, ew_decode_error *reason);
-/* The same for a record decoded elsewhere. */
-ew_fold_status ew_billing_core_fold_record(ew_billing_core *c, int32_t partition, int64_t offset,
-                                           const ew_billing_record *r);
 bool ew_billing_core_flush_due(const ew_billing_core *c);
-bool ew_billing_core_pending(const ew_billing_core *c);
 
 /* Ships the batch and its offsets (see ew_core_flush for parts/refusal). */
 ew_state_status ew_billing_core_flush(ew_billing_core *c, ew_flush_partition *parts, size_t cap, size_t *n_parts,

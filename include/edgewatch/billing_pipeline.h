@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 
 /* Runs until *stop is set, then flushes and leaves the group; returns an
- * exit code. */
-int ew_billing_pipeline_run(const ew_config *cfg, const atomic_bool *stop);
+ * exit code. Reloads the metadata file when *reload is set (and clears it). */
+int ew_billing_pipeline_run(const ew_config *cfg, const atomic_bool *stop, atomic_bool *reload);
 
 #endif

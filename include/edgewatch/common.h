@@ -44,6 +44,14 @@ int64_t ew_mono_ms(void);
 bool ew_parse_duration_ms(const char *text, int64_t *out_ms);
 /* RFC 3339 ("2026-11-01T12:00:00Z", offsets allowed) or epoch seconds -> ms. */
 bool ew_parse_time_ms(const char *text, int64_t *out_ms);
+/* "YYYY-MM-DDTHH:MM:SS[.frac](Z|+-HH:MM)", also with 't' or ' ' for 'T';
+ * the date is checked against its month (no 30 February). With
+ * zone_optional a missing zone means UTC (CUR exports, Athena). */
+bool ew_parse_rfc3339_ms(ew_str text, bool zone_optional, int64_t *out_ms);
+/* "YYYY-MM-DD" at the start of text, checked -> days since 1970-01-01. */
+bool ew_parse_date_days(ew_str text, int64_t *days);
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+int64_t ew_days_from_civil(int y, unsigned m, unsigned d);
 /* Formats epoch ms as RFC 3339 UTC with seconds; buf needs 32 bytes. */
 char *ew_format_time(int64_t ms, char *buf, size_t cap);
 

@@ -196,6 +196,10 @@ extern const char ew_schema_cloudfront_realtime_log[];
  * are skipped when decoding. */
 ew_avro_schema *ew_avro_schema_compile(const char *json, size_t len, char *err, size_t errcap);
 void ew_avro_schema_free(ew_avro_schema *s);
+/* A zig-zag varint long at *p, at most 10 bytes (the 10th may only carry
+ * bit 63); *p moves past it. False when truncated or too long. Shared by
+ * every reader of Avro binary. */
+bool ew_avro_read_long(const uint8_t **p, const uint8_t *end, int64_t *out);
 /* Decodes one bare binary datum (no framing) written with schema s. */
 ew_decode_error ew_cf_decode_avro(const ew_avro_schema *s, const void *datum, size_t len, ew_cf_record *out);
 /* The datum at the start of buf, which may be followed by others (an Avro

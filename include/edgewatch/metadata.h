@@ -51,6 +51,9 @@ typedef struct ew_metadata ew_metadata;
 /* path NULL gives an empty table. Returns NULL with err set on failure. */
 ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap);
 void ew_metadata_free(ew_metadata *m);
+/* cfg's metadata file with every rule override resolved against cfg's
+ * rules: what scoring uses. NULL with err set on failure. */
+ew_metadata *ew_metadata_load_for(const ew_config *cfg, char *err, size_t errcap);
 /* Applies each distribution's rule overrides to cfg's rules. false with err
  * naming the distribution and setting on the first bad override. */
 bool ew_metadata_resolve_rules(ew_metadata *m, const ew_config *cfg, char *err, size_t errcap);

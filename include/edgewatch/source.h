@@ -10,6 +10,7 @@
 #define EDGEWATCH_SOURCE_H
 
 #include "edgewatch/config.h"
+#include "edgewatch/state.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -34,5 +35,25 @@ bool ew_source_store_offset(ew_source *s, int32_t partition, int64_t next_offset
 void ew_source_pause_all(ew_source *s, bool pause);
 bool ew_source_seek(ew_source *s, int32_t partition, int64_t offset);
 const char *ew_source_topic(const ew_source *s);
+
+/* After a flush of records read by s (st, and the batch's partitions as
+ * the flush returned them): OK stores their offsets for Kafka to commit;
+ * REFUSED means the state store holds other offsets, so each partition is
+ * sought back to where the store says it was applied up to (the batch's
+ * start when it cannot tell). */
+void ew_source_settle(ew_source *s, ew_state *state, ew_state_status st, const ew_flush_partition *parts, size_t n,
+                      int32_t refused_partition, int64_t refused_offset);
+
+/* The state store is down: consumption pauses (memory stays bounded, the
+ * unflushed batch is kept) and the flush is retried with capped
+ * exponential backoff from 250 ms to 30 s. */
+typedef struct {
+    bool paused;
+    int64_t delay_ms;
+    int64_t retry_at; /* monotonic ms */
+} ew_source_outage;
+
+void ew_source_outage_enter(ew_source *s, ew_source_outage *o, const char *why);
+void ew_source_outage_leave(ew_source *s, ew_source_outage *o);
 
 #endif

@@ -7,6 +7,9 @@
 #ifndef EDGEWATCH_TOOLS_H
 #define EDGEWATCH_TOOLS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* `edgewatch dev-kafka`: an in-process librdkafka mock cluster (tools/devkafka.c). */
 int ew_cmd_dev_kafka(int argc, char **argv);
 
@@ -15,6 +18,13 @@ int ew_cmd_gen(int argc, char **argv);
 /* `edgewatch gen --scenario billing`: labelled billing line items
  * (tools/gen_billing.c); ew_cmd_gen hands it its whole argv. */
 int ew_gen_billing(int argc, char **argv);
+/* Both generators' flags: "--flag value" or "--flag=value", each handed to
+ * apply; --help or -h sets *help and stops. A stray argument or a flag
+ * without a value is one error line naming it (and `see`). */
+typedef bool ew_gen_flag_fn(void *ctx, const char *flag, const char *value);
+bool ew_gen_parse_flags(int argc, char **argv, const char *see, ew_gen_flag_fn *apply, void *ctx, bool *help);
+/* text as an integer in [lo, hi], or one error line naming flag. */
+bool ew_gen_parse_u64(const char *flag, const char *text, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* `edgewatch state show`: stored aggregates as JSON (tools/state_cli.c). */
 int ew_cmd_state(int argc, char **argv);
