@@ -8,19 +8,19 @@ CC      ?= cc
 CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror
 OPT     ?= -O2 -g
-PKGS    := rdkafka jansson hiredis zlib
+PKGS    := rdkafka jansson hiredis zlib libcurl avro-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -Iinclude -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
 
 BUILD   ?= build
-LIB_SRC := $(filter-out processor/main.c,$(wildcard processor/*.c)) $(wildcard state/*.c) $(wildcard tools/*.c)
+LIB_SRC := $(filter-out processor/main.c notify/main.c,$(wildcard processor/*.c notify/*.c)) $(wildcard state/*.c) $(wildcard tools/*.c)
 LUA     := $(wildcard state/*.lua)
 AVSC    := $(wildcard schemas/*.avsc)
 GEN_C   := build/gen/lua_scripts.c build/gen/schemas.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/lua_scripts.o $(BUILD)/obj/gen/schemas.o
-NOTIFY_SRC := $(wildcard notify/*.c)
+NOTIFY_SRC := notify/main.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 

@@ -243,6 +243,7 @@ void ew_config_free(ew_config *cfg)
     free(cfg->avro_bare);
     free(cfg->metadata_path);
     free(cfg->notify_group);
+    free(cfg->notify_json);
     free(cfg->billing_group);
     free(cfg->billing_project_tag);
     free(cfg->billing_currencies);
@@ -507,6 +508,18 @@ static void load_kafka_object(ew_config *cfg, json_t *obj, const char *where, ew
     }
 }
 
+/* The notifier's routes and receivers are a tree that the flat option table
+ * cannot describe: the object is kept as text for notify/notify_config.c,
+ * which validates it (for `check` too, through ew_config_validate). */
+static void load_notify_object(ew_config *cfg, json_t *obj, const char *where, ew_config_errors *errs)
+{
+    json_t *group = json_object_get(obj, "group_id");
+    if (group)
+        store_json(cfg, find_option("notify.group_id"), group, where, errs);
+    free(cfg->notify_json);
+    cfg->notify_json = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
 static void load_object(ew_config *cfg, json_t *obj, const char *prefix, const char *where, ew_config_errors *errs)
 {
     const char *key;
@@ -516,6 +529,10 @@ static void load_object(ew_config *cfg, json_t *obj, const char *prefix, const c
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
         if (strcmp(path, "kafka") == 0 && json_is_object(v)) {
             load_kafka_object(cfg, v, where, errs);
+            continue;
+        }
+        if (strcmp(path, "notify") == 0 && json_is_object(v)) {
+            load_notify_object(cfg, v, where, errs);
             continue;
         }
         const option *o = find_option(path);

@@ -108,6 +108,7 @@ typedef struct {
 
     char *metadata_path;      /* NULL: no metadata, entities keyed by domain */
     char *notify_group;
+    char *notify_json;        /* the "notify" object as JSON text (NULL: none); notify_config.h parses it */
 } ew_config;
 
 /* Problems found while loading; each is one line naming input and problem. */

@@ -1,14 +1,34 @@
-/* notify.h -- the notifier's pure pieces: turning an alert event into text.
+/* notify.h -- edgewatch-notify: from an alert event on Kafka to the team.
  *
- * edgewatch-notify runs consume -> decode -> render -> deliver -> commit.
- * Rendering is kept free of I/O and Kafka so it can be unit-tested on plain
- * JSON strings and reused by every receiver (stdout today; Slack and
- * webhooks later render from the same decoded fields).
+ * The notifier runs consume -> decode (alert event) -> route (route tree)
+ * -> group and decide (dispatch) -> render and send (receivers) -> commit.
+ * Each stage is one module of notify/:
+ *
+ *   notify_config.c  the "notify" object of the config: receivers, route tree
+ *   alert_event.c    a Kafka message (JSON or Avro) to an ew_notify_alert
+ *   route.c          which leaf routes (and so receivers) an alert goes to
+ *   dispatch.c       groups, group_wait/interval, repeat, resolved, retries,
+ *                    dead letters, and which offsets may be committed
+ *   notify_store.c   dedup claims and per-alert notification state (Valkey,
+ *                    or memory for --dry-run)
+ *   receiver.c       Slack, generic webhook and stdout: bodies and HTTP
+ *   render.c         the one-line text of an alert
+ *
+ * Time is always passed in (now_ms), never read inside the modules, so the
+ * dispatcher runs on the wall clock live and on message timestamps in
+ * --dry-run, and unit tests drive it step by step.
  */
 #ifndef EDGEWATCH_NOTIFY_H
 #define EDGEWATCH_NOTIFY_H
 
+#include "edgewatch/config.h"
+
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* ---- render.c: one alert as one line ---------------------------------------- */
 
 /* Output capacity that always suffices for an alert of json_len bytes: every
  * rendered string is a decoded JSON string, which is never longer than its
@@ -34,5 +54,136 @@
  * required field is missing, or the line does not fit in cap bytes; on -1
  * out holds an empty string (when cap > 0) and nothing past cap is written. */
 int ew_render_alert_line(const char *json, size_t len, char *out, size_t cap, char *err, size_t errcap);
+
+/* ---- alert_event.c: the decoded alert event ---------------------------------- */
+
+/* One alert event as the notifier sees it. The string members point into
+ * `event` (or at "" when the field is absent or null) and live as long as it;
+ * `text` is the event as compact JSON, whatever the wire format was. */
+typedef struct {
+    json_t *event;
+    char *text;
+    const char *alert_id, *event_id, *status, *severity, *rule;
+    const char *entity_type, *entity_id, *project, *owner, *route, *suppressed_by;
+    int64_t window_start, window_end;
+    bool firing; /* status == "firing" */
+} ew_notify_alert;
+
+struct ew_alert_codec;
+/* Decodes a message value: JSON (first non-blank byte '{'), or Avro of
+ * schemas/alert_event.avsc, Confluent-framed (magic byte 0) or bare, through
+ * codec (may be NULL: then only JSON is accepted). Requires alert_id,
+ * event_id, status (firing|resolved), rule and entity_id. false with a
+ * one-line reason (the dead-letter reason) otherwise. */
+bool ew_notify_alert_decode(ew_notify_alert *a, const void *value, size_t len, struct ew_alert_codec *codec,
+                            char *err, size_t errcap);
+void ew_notify_alert_release(ew_notify_alert *a);
+/* A routing/grouping label by name: rule, project, owner, severity, status,
+ * entity_type, entity_id, route, alert_id. NULL for an unknown name. */
+const char *ew_notify_alert_label(const ew_notify_alert *a, const char *name);
+bool ew_notify_label_known(const char *name);
+
+/* ---- notify_config.c: receivers and the route tree ---------------------------- */
+
+typedef enum { EW_RECEIVER_STDOUT, EW_RECEIVER_SLACK, EW_RECEIVER_WEBHOOK } ew_receiver_type;
+
+typedef struct {
+    char *name;
+    ew_receiver_type type;
+    char *url;               /* slack, webhook */
+    int64_t timeout_ms;      /* whole request, default 5 s */
+    int64_t connect_timeout_ms; /* default 2 s */
+    size_t max_batch;        /* alerts per request: slack 20, webhook batch 100 / unbatched 1, stdout unlimited */
+    bool batch;              /* webhook: one request with many alerts */
+    char **headers;          /* "Name: value", extra HTTP headers */
+    size_t n_headers;
+    char *link_template;     /* {field} placeholders, URL-encoded on substitution; NULL: none */
+    char *channel;           /* slack: optional channel override */
+} ew_receiver_config;
+
+#define EW_MATCH_LABELS 9
+
+/* One label condition: the label's value must match one of the globs
+ * (fnmatch). An absent label has the value "". */
+typedef struct {
+    char *label;
+    char **globs;
+    size_t n_globs;
+} ew_route_match;
+
+typedef struct ew_route {
+    char *id;                /* "root", "root.0", "root.0.1": position in the tree */
+    ew_route_match *match;
+    size_t n_match;
+    size_t *receivers;       /* indexes into ew_notify_config.receivers */
+    size_t n_receivers;
+    char **group_by;         /* label names; empty: one group per route and receiver */
+    size_t n_group_by;
+    int64_t group_wait_ms, group_interval_ms, repeat_interval_ms;
+    bool send_resolved, send_suppressed;
+    bool continue_matching;
+    struct ew_route *children;
+    size_t n_children;
+} ew_route;
+
+typedef struct {
+    char *group_id;
+    char *dead_letter_topic;  /* default: topics.dlq */
+    char *instance;           /* claim owner; default "<hostname>:<pid>" */
+    int64_t dedup_ttl_ms;
+    int64_t retry_initial_ms, retry_max_ms, dead_letter_after_ms;
+    char *link_template;      /* default for receivers without their own */
+    ew_receiver_config *receivers;
+    size_t n_receivers;
+    ew_route root;
+} ew_notify_config;
+
+/* Parses cfg->notify_json (NULL: defaults, one stdout receiver). Every
+ * problem is added to errs as one line naming the setting; returns the
+ * number of problems (0 = usable). */
+size_t ew_notify_config_load(ew_notify_config *nc, const ew_config *cfg, ew_config_errors *errs);
+void ew_notify_config_free(ew_notify_config *nc);
+
+/* ---- route.c ------------------------------------------------------------------ */
+
+/* The leaf routes an alert takes, Alertmanager-style: depth first, the first
+ * matching child wins unless it has continue; a matching route whose
+ * children all miss is itself the result. Writes at most cap routes. */
+size_t ew_route_find(const ew_route *root, const ew_notify_alert *a, const ew_route **out, size_t cap);
+
+/* ---- receiver.c --------------------------------------------------------------- */
+
+typedef enum { EW_SEND_OK, EW_SEND_RETRY, EW_SEND_PERMANENT } ew_send_result;
+typedef struct ew_receiver ew_receiver;
+
+/* One notification: up to max_batch alerts of one group for one receiver. */
+typedef struct {
+    const ew_notify_alert *const *alerts;
+    size_t n;
+    const char *group_key;  /* e.g. "root.1/checkout-slack/project=checkout,rule=request_spike" */
+    bool repeat;            /* every alert is a repeat of one already notified */
+} ew_notification;
+
+ew_receiver *ew_receiver_new(const ew_receiver_config *rc, const char *default_link_template);
+void ew_receiver_free(ew_receiver *r);
+const ew_receiver_config *ew_receiver_config_of(const ew_receiver *r);
+/* The exact body the receiver would send (malloc'd, NUL-terminated):
+ *   slack   {"text": ..., "blocks": [...]} (and "channel" when configured)
+ *   webhook the alert event itself (n == 1, unbatched), or
+ *           {"receiver","group_key","alerts":[events...]} batched
+ *   stdout  one ew_render_alert_line per alert, each ending in '\n' */
+char *ew_receiver_render(const ew_receiver *r, const ew_notification *n);
+/* Sends a rendered body: HTTP POST (Content-Type: application/json, the
+ * configured headers, Idempotency-Key: idempotency_key) or a write + fflush
+ * to stdout. OK on 2xx; RETRY on network errors, timeouts, 408, 429 and 5xx;
+ * PERMANENT on other statuses (a bad URL or payload will not heal). err gets
+ * one line ("HTTP 500", "Couldn't connect to server", ...). */
+ew_send_result ew_receiver_post(ew_receiver *r, const char *body, const char *idempotency_key, char *err,
+                                size_t errcap);
+/* Substitutes {field} placeholders of tmpl from the alert (any top-level
+ * field; numbers as integers or shortest decimals; unknown or null fields as
+ * ""), URL-encoding each value. Writes at most cap bytes, NUL-terminated;
+ * returns the length it needed. */
+size_t ew_notify_link(const ew_notify_alert *a, const char *tmpl, char *out, size_t cap);
 
 #endif

@@ -1,11 +1,13 @@
 /* test_render.c -- unit tests for the notifier's alert line (notify/render.c).
  *
- * the notify/ sources are not part of libedgewatch.a (they belong to the
- * edgewatch-notify binary), so the renderer is compiled into this test by
- * inclusion. Assertions compare exact lines or exact substrings so that any
- * change to the documented format fails here first.
+ * The notifier's modules (all of notify/ but main.c) are part of
+ * libedgewatch.a. Assertions compare exact lines or exact substrings so that
+ * any change to the documented format fails here first.
  */
-#include "../../notify/render.c"
+#include "edgewatch/notify.h"
+
+#include <jansson.h>
+#include <stdio.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
