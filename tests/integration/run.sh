@@ -15,6 +15,7 @@ source tests/integration/test_replay.sh
 source tests/integration/test_score.sh
 source tests/integration/test_cost_state.sh
 source tests/integration/test_billing.sh
+source tests/integration/test_notify.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
 passed=0
@@ -323,6 +324,18 @@ test_score
 test_billing_replay
 test_billing_cross_signal
 test_billing_run
+test_notify_config
+test_notify_each_rule
+test_notify_routing
+test_notify_grouping
+test_notify_repeat
+test_notify_resolved
+test_notify_suppressed
+test_notify_500_then_recover
+test_notify_dead_letter
+test_notify_kill_mid_delivery
+test_notify_two_instances
+test_notify_dry_run
 state_timed test_state_crash
 state_timed test_state_rebalance
 state_timed test_state_outage
