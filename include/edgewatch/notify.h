@@ -151,6 +151,47 @@ void ew_notify_config_free(ew_notify_config *nc);
  * children all miss is itself the result. Writes at most cap routes. */
 size_t ew_route_find(const ew_route *root, const ew_notify_alert *a, const ew_route **out, size_t cap);
 
+/* ---- notify_store.c: dedup claims and what each receiver was told ------------- */
+
+typedef enum {
+    EW_CLAIM_TAKEN, /* this instance may send the event now */
+    EW_CLAIM_DONE,  /* sent or dead-lettered before: a duplicate, drop it */
+    EW_CLAIM_BUSY,  /* another instance is sending it: wait */
+} ew_claim;
+
+/* The last notification of one alert to one receiver. */
+typedef struct {
+    bool known;
+    bool firing;
+    char severity[16];
+    int64_t sent_at;
+} ew_alert_note;
+
+typedef struct ew_notify_store ew_notify_store;
+
+/* Keys go under cfg->prefix (nt:ev:..., nt:al:..., state/README.md). The
+ * connection is made lazily and re-made after an error, so an outage makes
+ * calls fail (false) until Valkey answers again. */
+ew_notify_store *ew_notify_store_valkey(const ew_config *cfg, const char *instance, int64_t ttl_ms);
+/* Same semantics in process memory: --dry-run and unit tests. */
+ew_notify_store *ew_notify_store_memory(const char *instance, int64_t ttl_ms);
+void ew_notify_store_free(ew_notify_store *s);
+/* The last error, one line ("valkey 127.0.0.1:6379: Connection refused"). */
+const char *ew_notify_store_error(const ew_notify_store *s);
+/* Each call is one pipelined round trip over n alerts; false when the store
+ * is unreachable (nothing is then known to have happened). */
+bool ew_notify_store_notes(ew_notify_store *s, const char *receiver, const ew_notify_alert *const *alerts, size_t n,
+                           ew_alert_note *out, int64_t now_ms);
+bool ew_notify_store_claim(ew_notify_store *s, const char *receiver, const ew_notify_alert *const *alerts, size_t n,
+                           int64_t lease_ms, ew_claim *out, int64_t now_ms);
+/* Gives back this instance's claims (a failed attempt), leaving others'. */
+bool ew_notify_store_release(ew_notify_store *s, const char *receiver, const ew_notify_alert *const *alerts,
+                             size_t n, int64_t now_ms);
+/* Marks the events sent (and notes each alert's status, severity and now)
+ * or dead-lettered, for the store's TTL. */
+bool ew_notify_store_finish(ew_notify_store *s, const char *receiver, const ew_notify_alert *const *alerts, size_t n,
+                            bool sent, int64_t now_ms);
+
 /* ---- receiver.c --------------------------------------------------------------- */
 
 typedef enum { EW_SEND_OK, EW_SEND_RETRY, EW_SEND_PERMANENT } ew_send_result;
@@ -185,5 +226,59 @@ ew_send_result ew_receiver_post(ew_receiver *r, const char *body, const char *id
  * ""), URL-encoding each value. Writes at most cap bytes, NUL-terminated;
  * returns the length it needed. */
 size_t ew_notify_link(const ew_notify_alert *a, const char *tmpl, char *out, size_t cap);
+
+/* ---- dispatch.c: groups, decisions, deliveries, commits ------------------------- */
+
+typedef struct ew_dispatch ew_dispatch;
+
+/* One consumed message. The dispatcher copies what it keeps. */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t len;
+} ew_dispatch_msg;
+
+typedef struct {
+    void *ctx;
+    /* Writes one message to the dead-letter topic with the processor's
+     * headers; true only once it is durable (the producer was flushed). */
+    bool (*dead_letter)(void *ctx, const ew_dispatch_msg *m, const char *reason);
+    /* --dry-run: print each notification instead of sending it. */
+    bool dry_run;
+} ew_dispatch_hooks;
+
+typedef struct {
+    uint64_t read, bad;              /* messages, and those that were not alert events */
+    uint64_t notifications, alerts_sent;
+    uint64_t duplicates;             /* already sent or dead-lettered (claims) */
+    uint64_t not_notified;           /* decided: suppressed, repeat not due, resolved not wanted */
+    uint64_t retries, dead_letters;  /* failed attempts; alert events dead-lettered */
+} ew_dispatch_counts;
+
+/* receivers[i] serves nc->receivers[i]; source_topic names the alert topic
+ * in dead-letter headers. Nothing is owned but the dispatcher itself. */
+ew_dispatch *ew_dispatch_new(const ew_notify_config *nc, ew_receiver *const *receivers, ew_notify_store *store,
+                             struct ew_alert_codec *codec, const char *source_topic, ew_dispatch_hooks hooks);
+void ew_dispatch_free(ew_dispatch *d);
+/* Decodes, routes and groups one message. One that is not an alert event
+ * is dead-lettered with the decoder's reason. */
+void ew_dispatch_add(ew_dispatch *d, const ew_dispatch_msg *m, int64_t now_ms);
+/* Flushes the groups and runs the deliveries that are due. Returns how long
+ * until something is due next (ms, at most 1000). */
+int64_t ew_dispatch_run(ew_dispatch *d, int64_t now_ms);
+/* Flushes every group now, whatever its wait (the end of --dry-run). */
+void ew_dispatch_flush_all(ew_dispatch *d, int64_t now_ms);
+/* For each partition whose committable position moved since the last call:
+ * the offset to commit (the first not-done message, or last done + 1). */
+size_t ew_dispatch_commits(ew_dispatch *d, int32_t *partitions, int64_t *offsets, size_t cap);
+/* Drops a revoked partition's pending messages: the next owner re-reads
+ * them from the committed offset. */
+void ew_dispatch_forget_partition(ew_dispatch *d, int32_t partition);
+/* Messages read but not yet done. */
+size_t ew_dispatch_pending(const ew_dispatch *d);
+ew_dispatch_counts ew_dispatch_counters(const ew_dispatch *d);
 
 #endif
