@@ -54,6 +54,10 @@
  * required field is missing, or the line does not fit in cap bytes; on -1
  * out holds an empty string (when cap > 0) and nothing past cap is written. */
 int ew_render_alert_line(const char *json, size_t len, char *out, size_t cap, char *err, size_t errcap);
+/* A number as the line shows it: integral values without decimals, up to
+ * two decimals from 1 up, three significant digits below 1, "%.6g" from
+ * 1e15 or when not finite. 64 bytes always suffice; returns buf. */
+char *ew_render_number(double value, char *buf, size_t cap);
 
 /* ---- alert_event.c: the decoded alert event ---------------------------------- */
 
@@ -205,26 +209,58 @@ typedef struct {
     bool repeat;            /* every alert is a repeat of one already notified */
 } ew_notification;
 
+/* HTTP is libcurl: main calls curl_global_init(CURL_GLOBAL_DEFAULT) once,
+ * before the first ew_receiver_new (curl_global_init is not thread-safe). */
+/* Copies rc (rc may be freed afterwards) with defaults applied, which
+ * ew_receiver_config_of shows: timeouts <= 0 become 5000 / 2000 ms;
+ * max_batch 0 becomes 20 (slack), 100 (batched webhook) or SIZE_MAX
+ * (stdout); an unbatched webhook always has 1 and slack at most
+ * EW_SLACK_MAX_ALERTS; link_template NULL becomes default_link_template
+ * (either may be NULL: no link). HTTP receivers keep one curl handle, so
+ * connections are reused; a receiver is used by one thread at a time.
+ * NULL when out of memory, curl cannot be set up, or slack/webhook has no
+ * url. */
 ew_receiver *ew_receiver_new(const ew_receiver_config *rc, const char *default_link_template);
 void ew_receiver_free(ew_receiver *r);
 const ew_receiver_config *ew_receiver_config_of(const ew_receiver *r);
+/* Alerts one Slack message shows, each in its own section: Slack allows 50
+ * blocks, and a message takes a header, a section and a divider per alert,
+ * and a closing note ("...and 3 more alerts") when the dispatcher sent more. */
+#define EW_SLACK_MAX_ALERTS 24
 /* The exact body the receiver would send (malloc'd, NUL-terminated):
- *   slack   {"text": ..., "blocks": [...]} (and "channel" when configured)
- *   webhook the alert event itself (n == 1, unbatched), or
- *           {"receiver","group_key","alerts":[events...]} batched
- *   stdout  one ew_render_alert_line per alert, each ending in '\n' */
+ *   slack   {"text": ..., "blocks": [...]} (and "channel" when configured):
+ *           a header block for the notification, then one section per
+ *           alert (status, severity, rule, entity, summary, link, project,
+ *           owner, observed vs expected, z, window, top contributors);
+ *           "text" (the push/fallback text) is the header line and one
+ *           ew_render_alert_line per alert
+ *   webhook the alert event itself (n == 1, unbatched: a->text), or
+ *           {"version":"1","receiver","group_key","alerts":[events...]}
+ *           batched, each event byte for byte as a->text
+ *   stdout  one ew_render_alert_line per alert, each ending in '\n'
+ * NULL when out of memory, when n is 0 or an unbatched webhook gets n != 1. */
 char *ew_receiver_render(const ew_receiver *r, const ew_notification *n);
+/* Longest idempotency key ew_receiver_post accepts (printable ASCII). */
+#define EW_IDEMPOTENCY_KEY_MAX 255
 /* Sends a rendered body: HTTP POST (Content-Type: application/json, the
- * configured headers, Idempotency-Key: idempotency_key) or a write + fflush
- * to stdout. OK on 2xx; RETRY on network errors, timeouts, 408, 429 and 5xx;
- * PERMANENT on other statuses (a bad URL or payload will not heal). err gets
- * one line ("HTTP 500", "Couldn't connect to server", ...). */
+ * configured headers, Idempotency-Key: idempotency_key when non-NULL;
+ * redirects are not followed) or a write + fflush to stdout. OK on 2xx;
+ * RETRY on network errors, timeouts, 408, 429 and 5xx, and on a failed
+ * stdout write; PERMANENT on other statuses (a bad URL or payload will not
+ * heal) and on a key that is empty, too long or not printable ASCII. err gets one
+ * line ("HTTP 500", "HTTP 400: invalid_payload" with up to 100 bytes of the
+ * response body, "Couldn't connect to server (...)", ...); "" on OK. */
 ew_send_result ew_receiver_post(ew_receiver *r, const char *body, const char *idempotency_key, char *err,
                                 size_t errcap);
-/* Substitutes {field} placeholders of tmpl from the alert (any top-level
- * field; numbers as integers or shortest decimals; unknown or null fields as
- * ""), URL-encoding each value. Writes at most cap bytes, NUL-terminated;
- * returns the length it needed. */
+/* Substitutes {field} placeholders of tmpl from the alert's event: strings
+ * as they are, integers as integers (window_start: epoch ms), reals as the
+ * shortest decimal that reads back the same, booleans as true/false;
+ * unknown, null, object and array fields as "". Each value is URL-encoded
+ * (everything but RFC 3986 unreserved characters becomes %XX); the
+ * template's own text is copied as is. A field name is [A-Za-z0-9_]+: other
+ * braces are literal text, and "{{" is a literal "{". Like snprintf: writes
+ * at most cap bytes, NUL-terminated when cap > 0, and returns the length
+ * it needed (the output is complete only when that is < cap). */
 size_t ew_notify_link(const ew_notify_alert *a, const char *tmpl, char *out, size_t cap);
 
 /* ---- dispatch.c: groups, decisions, deliveries, commits ------------------------- */
