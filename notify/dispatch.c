@@ -68,7 +68,7 @@ typedef struct {
     bool sent_unmarked;   /* sent, but Valkey did not take the mark yet */
     int attempts;
     int64_t first_attempt, next_attempt;
-    char last_error[200];
+    char last_error[256];
 } delivery;
 
 struct ew_dispatch {
@@ -279,7 +279,7 @@ static void add_delivery(ew_dispatch *d, const group *g, message **entries, size
 /* Splits the alerts to notify into deliveries of at most max_batch. */
 static void plan_deliveries(ew_dispatch *d, const group *g, message **send, size_t n, bool repeat, int64_t now_ms)
 {
-    size_t batch = d->nc->receivers[g->receiver].max_batch;
+    size_t batch = ew_receiver_config_of(d->receivers[g->receiver])->max_batch;
     for (size_t i = 0; i < n; i += batch)
         add_delivery(d, g, send + i, n - i < batch ? n - i : batch, repeat, now_ms);
 }
