@@ -55,7 +55,7 @@ $(BUILD)/edgewatch-notify: $(NOTIFY_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libedgewa
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libedgewatch.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(BUILD)/libedgewatch.a -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $< $(BUILD)/libedgewatch.a -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka -lmicrohttpd
 
 deps:
 	@sh tools/deps.sh

@@ -1,19 +1,20 @@
-/* main.c -- edgewatch-notify: delivers alert events from Kafka to receivers.
+/* main.c -- edgewatch-notify: the command line, the consumer and the loop.
  *
- * Pipeline per message: consume -> decode + render (render.c) -> deliver
- * (stdout receiver for now; routing, Slack, webhooks and dedup come later
- * and slot in at deliver_line) -> commit.
+ * consume (own group) -> ew_dispatch_add (decode, route, group) ->
+ * ew_dispatch_run (flush groups, send, retry, dead-letter) -> commit the
+ * positions ew_dispatch_commits reports. Offsets are committed only for
+ * messages that are done, so a crash or a receiver outage re-reads pending
+ * alerts instead of losing them; docs/notify.md has the whole story.
  *
- * Delivery is at-least-once: a message's offset is committed synchronously
- * only after its line was written and flushed, so a crash re-delivers rather
- * than loses. A message that cannot be decoded is logged and committed (it
- * would fail the same way forever; a later issue routes it to the DLQ). If
- * the receiver itself fails, the notifier exits 1 *without* committing, so
- * the alert is delivered again after restart.
+ * --dry-run reads the topic without joining the group (assign, not
+ * subscribe), keeps time by the messages' timestamps, prints instead of
+ * sending, and commits nothing.
  */
 #include "edgewatch/common.h"
 #include "edgewatch/config.h"
 #include "edgewatch/notify.h"
+#include "edgewatch/alert_avro.h"
+#include "edgewatch/sink.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -22,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 
 #define PROGRAM "edgewatch-notify"
-#define DEFAULT_GROUP "edgewatch-notify"
 #define DEFAULT_ALERTS_TOPIC "edgewatch-alerts"
 #define POLL_TIMEOUT_MS 100
 
@@ -35,6 +36,7 @@ static volatile sig_atomic_t stop_requested = 0;
 typedef struct {
     const char *config_path;
     bool from_beginning;
+    bool dry_run;
 } cli_options;
 
 typedef enum { CLI_RUN, CLI_HELP, CLI_USAGE_ERROR } cli_result;
@@ -48,25 +50,36 @@ typedef struct {
     size_t n, cap;
 } rewind_state;
 
+/* What the rebalance callback needs: rewinds for --from-beginning, and the
+ * dispatcher, whose done positions are committed and whose pending messages
+ * are dropped when a partition is revoked. */
 typedef struct {
-    rd_kafka_t *rk;
-    char *line;       /* reusable render buffer, grown to EW_RENDER_CAP */
-    size_t line_cap;
-} notifier;
+    rewind_state rewind;
+    ew_dispatch *dispatch;
+} consumer_state;
+
+typedef struct {
+    ew_sink *sink;
+    const char *dlq_topic;
+    const char *source_topic;
+} dead_letter_ctx;
 
 /* ---- command line ------------------------------------------------------------ */
 
 static void print_usage(FILE *out)
 {
     fprintf(out,
-            "usage: " PROGRAM " -c FILE [--from-beginning] [--help]\n"
+            "usage: " PROGRAM " -c FILE [--from-beginning] [--dry-run] [--help]\n"
             "\n"
-            "Consumes alert events from the alerts topic and writes one line per\n"
-            "alert to stdout, committing each only after it was written.\n"
+            "Delivers alert events from the alerts topic to the receivers of the\n"
+            "route tree (notify.* in the config; docs/notify.md), committing each\n"
+            "only after it was delivered, decided or dead-lettered.\n"
             "\n"
             "  -c FILE             configuration file (JSON)\n"
             "  --from-beginning    start each partition at its earliest offset,\n"
             "                      ignoring offsets committed by the group\n"
+            "  --dry-run           print what would be sent up to the end of the\n"
+            "                      topic, then exit; sends and commits nothing\n"
             "  -h, --help          show this help and exit\n"
             "\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.\n");
@@ -95,6 +108,7 @@ static cli_result parse_cli(int argc, char **argv, cli_options *opts)
 {
     static const struct option long_opts[] = {
         {"from-beginning", no_argument, NULL, 'b'},
+        {"dry-run", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -105,6 +119,7 @@ static cli_result parse_cli(int argc, char **argv, cli_options *opts)
         switch (opt) {
         case 'c': opts->config_path = optarg; break;
         case 'b': opts->from_beginning = true; break;
+        case 'n': opts->dry_run = true; break;
         case 'h': return CLI_HELP;
         case ':': return reject_option("missing value for option", argv);
         default: return reject_option("unknown option", argv);
@@ -121,29 +136,25 @@ static cli_result parse_cli(int argc, char **argv, cli_options *opts)
 
 /* ---- configuration ---------------------------------------------------------------- */
 
-static bool load_config(const char *path, ew_config *cfg)
+static void print_problems(const ew_config_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(stderr, PROGRAM ": %s\n", errs->lines[i]);
+}
+
+static bool load_config(const char *path, ew_config *cfg, ew_notify_config *nc)
 {
     ew_config_errors errs;
     memset(&errs, 0, sizeof errs);
-    size_t problems = ew_config_load(cfg, path, &errs);
-    if (problems == 0)
-        return true;
-    size_t shown = errs.n < 32 ? errs.n : 32;
-    for (size_t i = 0; i < shown; i++)
-        fprintf(stderr, PROGRAM ": %s\n", errs.lines[i]);
-    if (problems > shown)
-        fprintf(stderr, PROGRAM ": %s: %zu more problem(s) not shown\n", path, problems - shown);
-    return false;
+    if (ew_config_load(cfg, path, &errs) == 0)
+        ew_notify_config_load(nc, cfg, &errs);
+    print_problems(&errs);
+    return errs.n == 0;
 }
 
 static const char *alerts_topic(const ew_config *cfg)
 {
     return cfg->topic_alerts && *cfg->topic_alerts ? cfg->topic_alerts : DEFAULT_ALERTS_TOPIC;
-}
-
-static const char *notify_group(const ew_config *cfg)
-{
-    return cfg->notify_group && *cfg->notify_group ? cfg->notify_group : DEFAULT_GROUP;
 }
 
 /* ---- --from-beginning: rewind on first assignment ------------------------------------- */
@@ -167,10 +178,35 @@ static bool rewind_take(rewind_state *rw, int32_t partition)
 
 static void rewind_new_partitions(rewind_state *rw, rd_kafka_topic_partition_list_t *parts)
 {
+    if (!rw->enabled)
+        return;
     for (int i = 0; i < parts->cnt; i++)
         if (rewind_take(rw, parts->elems[i].partition))
             parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
 }
+
+/* ---- commits ---------------------------------------------------------------------------- */
+
+/* Commits the positions the dispatcher reports as done. A failed commit is
+ * not fatal: the messages are read again after a restart or rebalance, and
+ * their claims make them duplicates that are dropped, never misses. */
+static void commit_done(rd_kafka_t *rk, ew_dispatch *d, const char *topic)
+{
+    int32_t partitions[256];
+    int64_t offsets[256];
+    size_t n = ew_dispatch_commits(d, partitions, offsets, 256);
+    if (n == 0)
+        return;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(list, topic, partitions[i])->offset = offsets[i];
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk, list, 0);
+    if (err)
+        ew_warn("commit on %s failed: %s", topic, rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* ---- rebalances --------------------------------------------------------------------------- */
 
 /* Applies the assignment change with the call the active protocol requires:
  * the "kafka" passthrough may select cooperative-sticky. */
@@ -190,31 +226,41 @@ static void apply_assignment(rd_kafka_t *rk, rd_kafka_resp_err_t event, rd_kafka
         ew_error("%s partitions: %s", assign ? "assigning" : "revoking", rd_kafka_err2str(err));
 }
 
+/* On revoke: commit what is done, then drop what is pending; the next owner
+ * reads it again from the committed offset and the claims prevent doubles. */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t event, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    rewind_state *rw = opaque;
+    consumer_state *st = opaque;
     if (event == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rewind_new_partitions(rw, parts);
+        rewind_new_partitions(&st->rewind, parts);
         apply_assignment(rk, event, parts);
-    } else if (event == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-        apply_assignment(rk, event, parts);
-    } else {
-        ew_error("rebalance failed: %s", rd_kafka_err2str(event));
-        rd_kafka_assign(rk, NULL);
+        return;
     }
+    if (event == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && parts->cnt > 0) {
+        if (!rd_kafka_assignment_lost(rk))
+            commit_done(rk, st->dispatch, parts->elems[0].topic);
+        for (int i = 0; i < parts->cnt; i++)
+            ew_dispatch_forget_partition(st->dispatch, parts->elems[i].partition);
+    }
+    if (event != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        ew_error("rebalance failed: %s", rd_kafka_err2str(event));
+    apply_assignment(rk, RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS, parts);
 }
 
 /* ---- consumer ------------------------------------------------------------------------- */
 
-static rd_kafka_t *create_consumer(const ew_config *cfg, rewind_state *rw)
+static rd_kafka_t *create_consumer(const ew_config *cfg, const ew_notify_config *nc, consumer_state *st,
+                                   bool dry_run)
 {
     /* auto.offset.reset=earliest: alerts produced before this group first
      * joined must still be delivered. Auto-commit is off because offsets are
      * committed only after delivery. */
     const char *const extra[] = {
-        "group.id", notify_group(cfg),
+        "group.id", nc->group_id,
         "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest",
+        "enable.partition.eof", dry_run ? "true" : "false",
         NULL,
     };
     char err[512];
@@ -223,10 +269,9 @@ static rd_kafka_t *create_consumer(const ew_config *cfg, rewind_state *rw)
         ew_error("kafka configuration: %s", err);
         return NULL;
     }
-    if (rw->enabled) {
-        rd_kafka_conf_set_opaque(conf, rw);
+    rd_kafka_conf_set_opaque(conf, st);
+    if (!dry_run)
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) {
         rd_kafka_conf_destroy(conf); /* still ours when rd_kafka_new fails */
@@ -248,73 +293,56 @@ static bool subscribe(rd_kafka_t *rk, const char *topic)
     return !err;
 }
 
-/* ---- per message: render -> deliver -> commit ------------------------------------------- */
-
-static bool ensure_line_capacity(notifier *n, size_t json_len)
+/* --dry-run: every partition of the topic, from the group's committed
+ * offsets (or the beginning), without joining the group. Returns the
+ * number of partitions, or -1. */
+static int assign_all(rd_kafka_t *rk, const char *topic, bool from_beginning)
 {
-    size_t need = EW_RENDER_CAP(json_len);
-    if (need <= n->line_cap)
-        return true;
-    char *grown = realloc(n->line, need);
-    if (!grown)
-        return false;
-    n->line = grown;
-    n->line_cap = need;
-    return true;
-}
-
-/* The stdout receiver. Flushed per line so a downstream reader (and a crash
- * right after the commit) sees exactly what was acknowledged. */
-static bool deliver_line(const char *line, size_t len)
-{
-    if (fwrite(line, 1, len, stdout) != len || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
-        ew_error("writing to stdout: %s", strerror(errno));
-        return false;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    rd_kafka_topic_destroy(rkt);
+    if (err || md->topic_cnt != 1 || md->topics[0].err) {
+        ew_error("reading the partitions of %s: %s", topic,
+                 rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        return -1;
     }
-    return true;
-}
-
-static void commit_message(rd_kafka_t *rk, const rd_kafka_message_t *msg)
-{
-    /* A failed commit is not fatal: the message is re-delivered after a
-     * restart or rebalance (a duplicate, never a miss), and the next
-     * successful commit on the partition supersedes this one. */
-    rd_kafka_resp_err_t err = rd_kafka_commit_message(rk, msg, 0);
-    if (err)
-        ew_warn("commit of %s [%d] offset %lld failed: %s", rd_kafka_topic_name(msg->rkt), (int)msg->partition,
-                (long long)msg->offset, rd_kafka_err2str(err));
-}
-
-static void warn_skipped(const rd_kafka_message_t *msg, const char *reason)
-{
-    ew_warn("skipping message topic=%s partition=%d offset=%lld: %s", rd_kafka_topic_name(msg->rkt),
-            (int)msg->partition, (long long)msg->offset, reason);
-}
-
-/* Returns false only when delivery failed; the message is then left
- * uncommitted and the caller stops. */
-static bool handle_alert(notifier *n, const rd_kafka_message_t *msg)
-{
-    if (!ensure_line_capacity(n, msg->len)) {
-        ew_error("out of memory rendering message at offset %lld", (long long)msg->offset);
-        return false;
+    int n = md->topics[0].partition_cnt;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id);
+    rd_kafka_metadata_destroy(md);
+    if (!from_beginning && rd_kafka_committed(rk, parts, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        ew_warn("reading committed offsets of %s failed; starting at the beginning", topic);
+    for (int i = 0; i < n; i++)
+        if (from_beginning || parts->elems[i].offset < 0)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    err = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) {
+        ew_error("assigning %s: %s", topic, rd_kafka_err2str(err));
+        return -1;
     }
-    char reason[256];
-    int len = ew_render_alert_line(msg->payload, msg->len, n->line, n->line_cap, reason, sizeof reason);
-    if (len < 0) {
-        warn_skipped(msg, reason);
-    } else if (!deliver_line(n->line, (size_t)len)) {
-        return false;
-    }
-    commit_message(n->rk, msg);
-    return true;
+    return n;
 }
+
+/* ---- dead letters ----------------------------------------------------------------------- */
+
+static bool dead_letter(void *ctx, const ew_dispatch_msg *m, const char *reason)
+{
+    dead_letter_ctx *dl = ctx;
+    return ew_sink_dead_letter_copy(dl->sink, dl->dlq_topic, dl->source_topic, m->partition, m->offset, m->key,
+                                    m->key_len, m->value, m->len, reason) &&
+           ew_sink_flush(dl->sink, 10000);
+}
+
+/* ---- the loops -------------------------------------------------------------------------- */
 
 /* Returns false when the client hit a fatal error and must stop. */
 static bool handle_consumer_error(rd_kafka_t *rk, const rd_kafka_message_t *msg)
 {
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        return true;
     if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
         char reason[512];
         rd_kafka_fatal_error(rk, reason, sizeof reason);
@@ -326,17 +354,64 @@ static bool handle_consumer_error(rd_kafka_t *rk, const rd_kafka_message_t *msg)
     return true;
 }
 
-static int run_loop(notifier *n)
+static ew_dispatch_msg wire_of(const rd_kafka_message_t *m)
+{
+    return (ew_dispatch_msg){.partition = m->partition, .offset = m->offset, .key = m->key,
+                             .key_len = m->key_len, .value = m->payload, .len = m->len};
+}
+
+static int run_live(rd_kafka_t *rk, ew_dispatch *d, const char *topic)
 {
     while (!stop_requested) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(n->rk, POLL_TIMEOUT_MS);
+        int64_t wait = ew_dispatch_run(d, ew_now_ms());
+        commit_done(rk, d, topic);
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, (int)(wait < POLL_TIMEOUT_MS ? wait : POLL_TIMEOUT_MS));
         if (!msg)
             continue;
-        bool ok = msg->err ? handle_consumer_error(n->rk, msg) : handle_alert(n, msg);
+        bool ok = true;
+        if (msg->err)
+            ok = msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || handle_consumer_error(rk, msg);
+        else {
+            ew_dispatch_msg m = wire_of(msg);
+            ew_dispatch_add(d, &m, ew_now_ms());
+        }
         rd_kafka_message_destroy(msg);
         if (!ok)
             return EW_EXIT_RUNTIME;
     }
+    ew_dispatch_run(d, ew_now_ms());
+    commit_done(rk, d, topic);
+    return EW_EXIT_OK;
+}
+
+/* The clock of --dry-run: the messages' own timestamps, so the waits and
+ * intervals apply as they would have when the alerts arrived. */
+static int run_dry(rd_kafka_t *rk, ew_dispatch *d, int partitions)
+{
+    int64_t clock = 0;
+    int at_end = 0;
+    while (!stop_requested && at_end < partitions) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, POLL_TIMEOUT_MS);
+        if (!msg)
+            continue;
+        bool ok = true;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            at_end++;
+        else if (msg->err)
+            ok = handle_consumer_error(rk, msg);
+        else {
+            int64_t ts = rd_kafka_message_timestamp(msg, NULL);
+            if (ts > clock)
+                clock = ts;
+            ew_dispatch_run(d, clock);
+            ew_dispatch_msg m = wire_of(msg);
+            ew_dispatch_add(d, &m, clock);
+        }
+        rd_kafka_message_destroy(msg);
+        if (!ok)
+            return EW_EXIT_RUNTIME;
+    }
+    ew_dispatch_flush_all(d, clock);
     return EW_EXIT_OK;
 }
 
@@ -356,30 +431,93 @@ static void install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    /* A closed stdout pipe must surface as a write error (exit 1, message
-     * not committed), not kill the process before it can log why. */
+    /* A closed stdout pipe must surface as a write error (a retried
+     * delivery), not kill the process before it can log why. */
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int consume(const ew_config *cfg, bool from_beginning)
+static void log_summary(const ew_dispatch *d, size_t pending)
 {
-    rewind_state rw = {.enabled = from_beginning};
-    notifier n = {0};
-    n.rk = create_consumer(cfg, &rw);
-    if (!n.rk) {
-        free(rw.partitions);
-        return EW_EXIT_RUNTIME;
+    ew_dispatch_counts c = ew_dispatch_counters(d);
+    ew_info("stopped: %llu alerts read (%llu not alert events), %llu notifications with %llu alerts sent, "
+            "%llu duplicates skipped, %llu not notified, %llu failed attempts, %llu dead-lettered, "
+            "%zu pending (read again on restart)",
+            (unsigned long long)c.read, (unsigned long long)c.bad, (unsigned long long)c.notifications,
+            (unsigned long long)c.alerts_sent, (unsigned long long)c.duplicates,
+            (unsigned long long)c.not_notified, (unsigned long long)c.retries,
+            (unsigned long long)c.dead_letters, pending);
+}
+
+typedef struct {
+    ew_receiver **receivers;
+    size_t n;
+    ew_alert_codec *codec;
+    ew_notify_store *store;
+    ew_sink *sink;
+} notifier_parts;
+
+static bool make_parts(const ew_config *cfg, const ew_notify_config *nc, bool dry_run, notifier_parts *p)
+{
+    char err[512];
+    p->receivers = calloc(nc->n_receivers, sizeof *p->receivers);
+    for (p->n = 0; p->n < nc->n_receivers; p->n++)
+        p->receivers[p->n] = ew_receiver_new(&nc->receivers[p->n], nc->link_template);
+    p->codec = ew_alert_codec_new(err, sizeof err);
+    if (!p->codec) {
+        ew_error("alert schema: %s", err);
+        return false;
     }
+    p->store = dry_run ? ew_notify_store_memory(nc->instance, nc->dedup_ttl_ms)
+                       : ew_notify_store_valkey(cfg, nc->instance, nc->dedup_ttl_ms);
+    if (dry_run)
+        return true;
+    p->sink = ew_sink_new(cfg, err, sizeof err);
+    if (!p->sink)
+        ew_error("kafka producer for dead letters: %s", err);
+    return p->sink != NULL;
+}
+
+static void free_parts(notifier_parts *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        ew_receiver_free(p->receivers[i]);
+    free(p->receivers);
+    ew_alert_codec_free(p->codec);
+    ew_notify_store_free(p->store);
+    ew_sink_free(p->sink);
+}
+
+static int consume(const ew_config *cfg, const ew_notify_config *nc, const cli_options *opts)
+{
+    notifier_parts parts = {0};
+    consumer_state st = {.rewind = {.enabled = opts->from_beginning}};
+    const char *topic = alerts_topic(cfg);
+    dead_letter_ctx dl = {.dlq_topic = nc->dead_letter_topic, .source_topic = topic};
     int rc = EW_EXIT_RUNTIME;
-    if (subscribe(n.rk, alerts_topic(cfg))) {
-        ew_info("consuming %s as group %s%s", alerts_topic(cfg), notify_group(cfg),
-                from_beginning ? " from the beginning" : "");
-        rc = run_loop(&n);
+    rd_kafka_t *rk = NULL;
+    if (make_parts(cfg, nc, opts->dry_run, &parts)) {
+        dl.sink = parts.sink;
+        ew_dispatch_hooks hooks = {.ctx = &dl, .dead_letter = dead_letter, .dry_run = opts->dry_run};
+        st.dispatch = ew_dispatch_new(nc, parts.receivers, parts.store, parts.codec, topic, hooks);
+        rk = create_consumer(cfg, nc, &st, opts->dry_run);
     }
-    rd_kafka_consumer_close(n.rk); /* leaves the group; may invoke rebalance_cb */
-    rd_kafka_destroy(n.rk);
-    free(n.line);
-    free(rw.partitions);
+    if (rk && opts->dry_run) {
+        int n = assign_all(rk, topic, opts->from_beginning);
+        rc = n < 0 ? EW_EXIT_RUNTIME : run_dry(rk, st.dispatch, n);
+    } else if (rk && subscribe(rk, topic)) {
+        ew_info("consuming %s as group %s (instance %s)%s", topic, nc->group_id, nc->instance,
+                opts->from_beginning ? " from the beginning" : "");
+        rc = run_live(rk, st.dispatch, topic);
+    }
+    if (st.dispatch)
+        log_summary(st.dispatch, ew_dispatch_pending(st.dispatch));
+    if (rk) {
+        rd_kafka_consumer_close(rk); /* leaves the group; the revoke commits what is done */
+        rd_kafka_destroy(rk);
+    }
+    ew_dispatch_free(st.dispatch);
+    free_parts(&parts);
+    free(st.rewind.partitions);
     return rc;
 }
 
@@ -392,15 +530,19 @@ int main(int argc, char **argv)
     case CLI_RUN: break;
     }
     ew_config cfg;
+    ew_notify_config nc;
     memset(&cfg, 0, sizeof cfg);
-    if (!load_config(opts.config_path, &cfg)) {
+    memset(&nc, 0, sizeof nc);
+    if (!load_config(opts.config_path, &cfg, &nc)) {
+        ew_notify_config_free(&nc);
         ew_config_free(&cfg);
         return EW_EXIT_USAGE;
     }
     install_signal_handlers();
-    int rc = consume(&cfg, opts.from_beginning);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = consume(&cfg, &nc, &opts);
+    curl_global_cleanup();
+    ew_notify_config_free(&nc);
     ew_config_free(&cfg);
-    if (rc == EW_EXIT_OK)
-        ew_info("stopped");
     return rc;
 }

@@ -3,7 +3,8 @@
  * Decoding and rendering are split: decode_alert() pulls the contract fields
  * out of the JSON object into an alert_view (borrowed pointers, valid while
  * the json_t lives), and the put_* functions append the pieces of the line.
- * Later receivers (Slack, webhooks) can reuse the same view.
+ * The number format is exported (ew_render_number) so the Slack renderer in
+ * receiver.c shows the same figures as the line.
  *
  * All output goes through a bounded line builder that stops at the first
  * piece that does not fit, so a too-small buffer is an error, never an
@@ -189,7 +190,7 @@ static void trim_fraction(char *text)
 
 /* Counts stay integers, large values stay short, ordinary values keep two
  * decimals (money), and small ratios keep three significant digits. */
-static void format_number(double value, char *buf, size_t cap)
+char *ew_render_number(double value, char *buf, size_t cap)
 {
     double magnitude = fabs(value);
     if (!isfinite(value) || magnitude >= 1e15) {
@@ -202,6 +203,7 @@ static void format_number(double value, char *buf, size_t cap)
     } else {
         snprintf(buf, cap, "%.3g", value);
     }
+    return buf;
 }
 
 static void put_number(line_builder *lb, const json_t *value)
@@ -210,7 +212,7 @@ static void put_number(line_builder *lb, const json_t *value)
     if (json_is_integer(value))
         snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
     else if (json_is_real(value))
-        format_number(json_real_value(value), text, sizeof text);
+        ew_render_number(json_real_value(value), text, sizeof text);
     else
         snprintf(text, sizeof text, "-");
     put_literal(lb, text);

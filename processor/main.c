@@ -6,6 +6,7 @@
 #include "edgewatch/common.h"
 #include "edgewatch/config.h"
 #include "edgewatch/metadata.h"
+#include "edgewatch/notify.h"
 #include "edgewatch/pipeline.h"
 #include "edgewatch/replay.h"
 #include "edgewatch/tools.h"
@@ -155,12 +156,26 @@ static int check_metadata(const ew_config *cfg)
     return EW_EXIT_USAGE;
 }
 
+/* What edgewatch-notify would refuse at start: its routes and receivers. */
+static int check_notify(const ew_config *cfg)
+{
+    ew_config_errors errs = {0};
+    ew_notify_config nc;
+    ew_notify_config_load(&nc, cfg, &errs);
+    ew_notify_config_free(&nc);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "edgewatch check: %s\n", errs.lines[i]);
+    return errs.n ? EW_EXIT_USAGE : 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     ew_config cfg = {0};
     int rc = load_config(argc, argv, check_usage, &cfg);
     if (rc == 0)
         rc = check_metadata(&cfg);
+    if (rc == 0)
+        rc = check_notify(&cfg);
     if (rc == 0)
         printf("configuration ok\n");
     ew_config_free(&cfg);

@@ -87,17 +87,25 @@ bool ew_sink_alert(ew_sink *s, const char *alert_id, const char *json)
     return produce(s, NULL, s->cfg->topic_alerts, alert_id, strlen(alert_id), json, strlen(json));
 }
 
+bool ew_sink_dead_letter_copy(ew_sink *s, const char *dlq_topic, const char *source_topic, int32_t partition,
+                              int64_t offset, const void *key, size_t key_len, const void *value, size_t len,
+                              const char *reason)
+{
+    char partition_text[16], offset_text[24];
+    snprintf(partition_text, sizeof partition_text, "%d", (int)partition);
+    snprintf(offset_text, sizeof offset_text, "%lld", (long long)offset);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    rd_kafka_header_add(h, "edgewatch.source.topic", -1, source_topic, -1);
+    rd_kafka_header_add(h, "edgewatch.source.partition", -1, partition_text, -1);
+    rd_kafka_header_add(h, "edgewatch.source.offset", -1, offset_text, -1);
+    rd_kafka_header_add(h, "edgewatch.reason", -1, reason, -1);
+    return produce(s, h, dlq_topic, key, key_len, value, len);
+}
+
 bool ew_sink_dead_letter(ew_sink *s, const rd_kafka_message_t *m, const char *reason)
 {
-    char partition[16], offset[24];
-    snprintf(partition, sizeof partition, "%d", m->partition);
-    snprintf(offset, sizeof offset, "%lld", (long long)m->offset);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    rd_kafka_header_add(h, "edgewatch.source.topic", -1, rd_kafka_topic_name(m->rkt), -1);
-    rd_kafka_header_add(h, "edgewatch.source.partition", -1, partition, -1);
-    rd_kafka_header_add(h, "edgewatch.source.offset", -1, offset, -1);
-    rd_kafka_header_add(h, "edgewatch.reason", -1, reason, -1);
-    return produce(s, h, s->cfg->topic_dlq, m->key, m->key_len, m->payload, m->len);
+    return ew_sink_dead_letter_copy(s, s->cfg->topic_dlq, rd_kafka_topic_name(m->rkt), m->partition, m->offset,
+                                    m->key, m->key_len, m->payload, m->len, reason);
 }
 
 bool ew_sink_flush(ew_sink *s, int timeout_ms)

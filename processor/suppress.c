@@ -12,6 +12,7 @@
  * can never delay a flush.
  */
 #include "edgewatch/suppress.h"
+#include "edgewatch/valkey_conn.h"
 
 #include "edgewatch/common.h"
 
@@ -365,30 +366,6 @@ static void set_valkey_error(const ew_config *cfg, const char *what, char *err, 
     snprintf(err, errcap, "valkey %s:%d: %s", cfg->valkey_host, cfg->valkey_port, what);
 }
 
-static redisContext *connect_valkey(const ew_config *cfg, char *err, size_t errcap)
-{
-    struct timeval tv = {cfg->valkey_timeout_ms / 1000, (cfg->valkey_timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(cfg->valkey_host, cfg->valkey_port, tv);
-    if (!c || c->err) {
-        set_valkey_error(cfg, c ? c->errstr : "cannot allocate context", err, errcap);
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    if (!cfg->valkey_password || !*cfg->valkey_password)
-        return c;
-    redisReply *r = redisCommand(c, "AUTH %s", cfg->valkey_password);
-    bool ok = r && r->type == REDIS_REPLY_STATUS;
-    if (!ok)
-        set_valkey_error(cfg, r && r->str ? r->str : c->errstr, err, errcap);
-    freeReplyObject(r);
-    if (!ok) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
-
 /* Reads one pipelined reply; false with err on I/O failure or an error
  * reply (WRONGTYPE, NOAUTH, ...), which the caller cannot act on either. */
 static bool next_reply(redisContext *c, const ew_config *cfg, int type, redisReply **r, char *err, size_t errcap)
@@ -434,7 +411,7 @@ static void add_hash(const char *key, const redisReply *h, ew_suppress_kind kind
 
 bool ew_suppressions_load_valkey(const ew_config *cfg, ew_suppressions *out, char *err, size_t errcap)
 {
-    redisContext *c = connect_valkey(cfg, err, errcap);
+    redisContext *c = ew_valkey_connect(cfg, err, errcap);
     if (!c)
         return false;
     static const ew_suppress_kind kinds[] = {EW_SUPPRESS_SILENCE, EW_SUPPRESS_EVENT};
@@ -514,7 +491,7 @@ bool ew_suppression_store(const ew_config *cfg, const ew_suppression *s, int64_t
         snprintf(err, errcap, "%s cannot be written as JSON", s->id);
         return false;
     }
-    redisContext *c = connect_valkey(cfg, err, errcap);
+    redisContext *c = ew_valkey_connect(cfg, err, errcap);
     if (!c) {
         free(json);
         return false;
@@ -542,7 +519,7 @@ bool ew_suppression_store(const ew_config *cfg, const ew_suppression *s, int64_t
 
 int ew_suppression_remove(const ew_config *cfg, ew_suppress_kind kind, const char *id, char *err, size_t errcap)
 {
-    redisContext *c = connect_valkey(cfg, err, errcap);
+    redisContext *c = ew_valkey_connect(cfg, err, errcap);
     if (!c)
         return -1;
     char key[512];

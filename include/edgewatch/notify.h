@@ -54,6 +54,10 @@
  * required field is missing, or the line does not fit in cap bytes; on -1
  * out holds an empty string (when cap > 0) and nothing past cap is written. */
 int ew_render_alert_line(const char *json, size_t len, char *out, size_t cap, char *err, size_t errcap);
+/* A number as the line shows it: integral values without decimals, up to
+ * two decimals from 1 up, three significant digits below 1, "%.6g" from
+ * 1e15 or when not finite. 64 bytes always suffice; returns buf. */
+char *ew_render_number(double value, char *buf, size_t cap);
 
 /* ---- alert_event.c: the decoded alert event ---------------------------------- */
 
@@ -151,6 +155,47 @@ void ew_notify_config_free(ew_notify_config *nc);
  * children all miss is itself the result. Writes at most cap routes. */
 size_t ew_route_find(const ew_route *root, const ew_notify_alert *a, const ew_route **out, size_t cap);
 
+/* ---- notify_store.c: dedup claims and what each receiver was told ------------- */
+
+typedef enum {
+    EW_CLAIM_TAKEN, /* this instance may send the event now */
+    EW_CLAIM_DONE,  /* sent or dead-lettered before: a duplicate, drop it */
+    EW_CLAIM_BUSY,  /* another instance is sending it: wait */
+} ew_claim;
+
+/* The last notification of one alert to one receiver. */
+typedef struct {
+    bool known;
+    bool firing;
+    char severity[16];
+    int64_t sent_at;
+} ew_alert_note;
+
+typedef struct ew_notify_store ew_notify_store;
+
+/* Keys go under cfg->prefix (nt:ev:..., nt:al:..., state/README.md). The
+ * connection is made lazily and re-made after an error, so an outage makes
+ * calls fail (false) until Valkey answers again. */
+ew_notify_store *ew_notify_store_valkey(const ew_config *cfg, const char *instance, int64_t ttl_ms);
+/* Same semantics in process memory: --dry-run and unit tests. */
+ew_notify_store *ew_notify_store_memory(const char *instance, int64_t ttl_ms);
+void ew_notify_store_free(ew_notify_store *s);
+/* The last error, one line ("valkey 127.0.0.1:6379: Connection refused"). */
+const char *ew_notify_store_error(const ew_notify_store *s);
+/* Each call is one pipelined round trip over n alerts; false when the store
+ * is unreachable (nothing is then known to have happened). */
+bool ew_notify_store_notes(ew_notify_store *s, const char *receiver, const ew_notify_alert *const *alerts, size_t n,
+                           ew_alert_note *out, int64_t now_ms);
+bool ew_notify_store_claim(ew_notify_store *s, const char *receiver, const ew_notify_alert *const *alerts, size_t n,
+                           int64_t lease_ms, ew_claim *out, int64_t now_ms);
+/* Gives back this instance's claims (a failed attempt), leaving others'. */
+bool ew_notify_store_release(ew_notify_store *s, const char *receiver, const ew_notify_alert *const *alerts,
+                             size_t n, int64_t now_ms);
+/* Marks the events sent (and notes each alert's status, severity and now)
+ * or dead-lettered, for the store's TTL. */
+bool ew_notify_store_finish(ew_notify_store *s, const char *receiver, const ew_notify_alert *const *alerts, size_t n,
+                            bool sent, int64_t now_ms);
+
 /* ---- receiver.c --------------------------------------------------------------- */
 
 typedef enum { EW_SEND_OK, EW_SEND_RETRY, EW_SEND_PERMANENT } ew_send_result;
@@ -164,26 +209,112 @@ typedef struct {
     bool repeat;            /* every alert is a repeat of one already notified */
 } ew_notification;
 
+/* HTTP is libcurl: main calls curl_global_init(CURL_GLOBAL_DEFAULT) once,
+ * before the first ew_receiver_new (curl_global_init is not thread-safe). */
+/* Copies rc (rc may be freed afterwards) with defaults applied, which
+ * ew_receiver_config_of shows: timeouts <= 0 become 5000 / 2000 ms;
+ * max_batch 0 becomes 20 (slack), 100 (batched webhook) or SIZE_MAX
+ * (stdout); an unbatched webhook always has 1 and slack at most
+ * EW_SLACK_MAX_ALERTS; link_template NULL becomes default_link_template
+ * (either may be NULL: no link). HTTP receivers keep one curl handle, so
+ * connections are reused; a receiver is used by one thread at a time.
+ * NULL when out of memory, curl cannot be set up, or slack/webhook has no
+ * url. */
 ew_receiver *ew_receiver_new(const ew_receiver_config *rc, const char *default_link_template);
 void ew_receiver_free(ew_receiver *r);
 const ew_receiver_config *ew_receiver_config_of(const ew_receiver *r);
+/* Alerts one Slack message shows, each in its own section: Slack allows 50
+ * blocks, and a message takes a header, a section and a divider per alert,
+ * and a closing note ("...and 3 more alerts") when the dispatcher sent more. */
+#define EW_SLACK_MAX_ALERTS 24
 /* The exact body the receiver would send (malloc'd, NUL-terminated):
- *   slack   {"text": ..., "blocks": [...]} (and "channel" when configured)
- *   webhook the alert event itself (n == 1, unbatched), or
- *           {"receiver","group_key","alerts":[events...]} batched
- *   stdout  one ew_render_alert_line per alert, each ending in '\n' */
+ *   slack   {"text": ..., "blocks": [...]} (and "channel" when configured):
+ *           a header block for the notification, then one section per
+ *           alert (status, severity, rule, entity, summary, link, project,
+ *           owner, observed vs expected, z, window, top contributors);
+ *           "text" (the push/fallback text) is the header line and one
+ *           ew_render_alert_line per alert
+ *   webhook the alert event itself (n == 1, unbatched: a->text), or
+ *           {"version":"1","receiver","group_key","alerts":[events...]}
+ *           batched, each event byte for byte as a->text
+ *   stdout  one ew_render_alert_line per alert, each ending in '\n'
+ * NULL when out of memory, when n is 0 or an unbatched webhook gets n != 1. */
 char *ew_receiver_render(const ew_receiver *r, const ew_notification *n);
+/* Longest idempotency key ew_receiver_post accepts (printable ASCII). */
+#define EW_IDEMPOTENCY_KEY_MAX 255
 /* Sends a rendered body: HTTP POST (Content-Type: application/json, the
- * configured headers, Idempotency-Key: idempotency_key) or a write + fflush
- * to stdout. OK on 2xx; RETRY on network errors, timeouts, 408, 429 and 5xx;
- * PERMANENT on other statuses (a bad URL or payload will not heal). err gets
- * one line ("HTTP 500", "Couldn't connect to server", ...). */
+ * configured headers, Idempotency-Key: idempotency_key when non-NULL;
+ * redirects are not followed) or a write + fflush to stdout. OK on 2xx;
+ * RETRY on network errors, timeouts, 408, 429 and 5xx, and on a failed
+ * stdout write; PERMANENT on other statuses (a bad URL or payload will not
+ * heal) and on a key that is empty, too long or not printable ASCII. err gets one
+ * line ("HTTP 500", "HTTP 400: invalid_payload" with up to 100 bytes of the
+ * response body, "Couldn't connect to server (...)", ...); "" on OK. */
 ew_send_result ew_receiver_post(ew_receiver *r, const char *body, const char *idempotency_key, char *err,
                                 size_t errcap);
-/* Substitutes {field} placeholders of tmpl from the alert (any top-level
- * field; numbers as integers or shortest decimals; unknown or null fields as
- * ""), URL-encoding each value. Writes at most cap bytes, NUL-terminated;
- * returns the length it needed. */
+/* Substitutes {field} placeholders of tmpl from the alert's event: strings
+ * as they are, integers as integers (window_start: epoch ms), reals as the
+ * shortest decimal that reads back the same, booleans as true/false;
+ * unknown, null, object and array fields as "". Each value is URL-encoded
+ * (everything but RFC 3986 unreserved characters becomes %XX); the
+ * template's own text is copied as is. A field name is [A-Za-z0-9_]+: other
+ * braces are literal text, and "{{" is a literal "{". Like snprintf: writes
+ * at most cap bytes, NUL-terminated when cap > 0, and returns the length
+ * it needed (the output is complete only when that is < cap). */
 size_t ew_notify_link(const ew_notify_alert *a, const char *tmpl, char *out, size_t cap);
+
+/* ---- dispatch.c: groups, decisions, deliveries, commits ------------------------- */
+
+typedef struct ew_dispatch ew_dispatch;
+
+/* One consumed message. The dispatcher copies what it keeps. */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t len;
+} ew_dispatch_msg;
+
+typedef struct {
+    void *ctx;
+    /* Writes one message to the dead-letter topic with the processor's
+     * headers; true only once it is durable (the producer was flushed). */
+    bool (*dead_letter)(void *ctx, const ew_dispatch_msg *m, const char *reason);
+    /* --dry-run: print each notification instead of sending it. */
+    bool dry_run;
+} ew_dispatch_hooks;
+
+typedef struct {
+    uint64_t read, bad;              /* messages, and those that were not alert events */
+    uint64_t notifications, alerts_sent;
+    uint64_t duplicates;             /* already sent or dead-lettered (claims) */
+    uint64_t not_notified;           /* decided: suppressed, repeat not due, resolved not wanted */
+    uint64_t retries, dead_letters;  /* failed attempts; alert events dead-lettered */
+} ew_dispatch_counts;
+
+/* receivers[i] serves nc->receivers[i]; source_topic names the alert topic
+ * in dead-letter headers. Nothing is owned but the dispatcher itself. */
+ew_dispatch *ew_dispatch_new(const ew_notify_config *nc, ew_receiver *const *receivers, ew_notify_store *store,
+                             struct ew_alert_codec *codec, const char *source_topic, ew_dispatch_hooks hooks);
+void ew_dispatch_free(ew_dispatch *d);
+/* Decodes, routes and groups one message. One that is not an alert event
+ * is dead-lettered with the decoder's reason. */
+void ew_dispatch_add(ew_dispatch *d, const ew_dispatch_msg *m, int64_t now_ms);
+/* Flushes the groups and runs the deliveries that are due. Returns how long
+ * until something is due next (ms, at most 1000). */
+int64_t ew_dispatch_run(ew_dispatch *d, int64_t now_ms);
+/* Flushes every group now, whatever its wait (the end of --dry-run). */
+void ew_dispatch_flush_all(ew_dispatch *d, int64_t now_ms);
+/* For each partition whose committable position moved since the last call:
+ * the offset to commit (the first not-done message, or last done + 1). */
+size_t ew_dispatch_commits(ew_dispatch *d, int32_t *partitions, int64_t *offsets, size_t cap);
+/* Drops a revoked partition's pending messages: the next owner re-reads
+ * them from the committed offset. */
+void ew_dispatch_forget_partition(ew_dispatch *d, int32_t partition);
+/* Messages read but not yet done. */
+size_t ew_dispatch_pending(const ew_dispatch *d);
+ew_dispatch_counts ew_dispatch_counters(const ew_dispatch *d);
 
 #endif

@@ -19,6 +19,11 @@ bool ew_sink_alert(ew_sink *s, const char *alert_id, const char *json);
 /* Copies the original record to the DLQ with headers naming its source
  * topic, partition, offset and the reason. */
 bool ew_sink_dead_letter(ew_sink *s, const rd_kafka_message_t *m, const char *reason);
+/* The same for a record held by value (the notifier keeps copies): headers
+ * name source_topic, partition and offset, and the reason. */
+bool ew_sink_dead_letter_copy(ew_sink *s, const char *dlq_topic, const char *source_topic, int32_t partition,
+                              int64_t offset, const void *key, size_t key_len, const void *value, size_t len,
+                              const char *reason);
 /* Waits for outstanding deliveries; true if all since the last call succeeded. */
 bool ew_sink_flush(ew_sink *s, int timeout_ms);
 void ew_sink_poll(ew_sink *s);
