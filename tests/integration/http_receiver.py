@@ -301,8 +301,24 @@ def selftest():
         def control(path, mode):
             return post("/_control", {"path": path, "mode": mode})
 
-        def records():
-            return [json.loads(l) for l in open(log)]
+        def records(at_least=0):
+            # the record is written just after the answer: wait for it
+            deadline = time.time() + 5
+            while True:
+                rs = [json.loads(l) for l in open(log)]
+                if len(rs) >= at_least or time.time() > deadline:
+                    return rs
+                time.sleep(0.02)
+
+        n_posts = [0]
+        real_post = post
+
+        def post(path, body, headers=None, timeout=10):
+            status = real_post(path, body, headers, timeout)
+            if path != "/_control":
+                n_posts[0] += 1
+                records(n_posts[0])
+            return status
 
         check("default mode answers 200", post("/a", {"x": 1}, {"Idempotency-Key": "k1"}) == 200)
         r = records()[-1]
