@@ -92,7 +92,7 @@ demo: deps
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build/fuzz
-FUZZ_TARGETS := tsv json avro avro_file stdlog message billing
+FUZZ_TARGETS := tsv json avro avro_file stdlog message billing alert_avro
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
 FUZZ_CFLAGS  := $(CSTD) $(WARN) $(FUZZ_SAN) -Iinclude -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(GEN_C:build/gen/%.c=$(FUZZ_DIR)/obj/gen/%.o)

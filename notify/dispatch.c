@@ -186,11 +186,16 @@ static group *find_group(ew_dispatch *d, const char *key, const ew_route *r, siz
 }
 
 /* Puts msg in g, replacing an older event of the same alert (which is then
- * settled: the newer event says everything it did). */
+ * settled: the newer event says everything it did). A resolved event does
+ * not replace a waiting firing one: an incident that fired and resolved
+ * within one group_wait (a backlog after an outage) is still told, firing
+ * then resolved, in one notification. */
 static void group_put(group *g, message *msg, int64_t now_ms)
 {
-    for (size_t i = 0; i < g->n; i++)
+    for (size_t i = g->n; i-- > 0;)
         if (strcmp(g->entries[i]->alert.alert_id, msg->alert.alert_id) == 0) {
+            if (g->entries[i]->alert.firing && !msg->alert.firing)
+                break;
             settle(g->entries[i]);
             g->entries[i] = msg;
             return;
@@ -266,6 +271,18 @@ static bool should_notify(const ew_route *r, const ew_alert_note *note, const ew
     return now_ms - note->sent_at >= r->repeat_interval_ms;
 }
 
+/* Whether this flush already sends a firing event of a's alert: its
+ * resolution then goes with it, whatever the stored note says. */
+static bool fired_in(message *const *send, size_t n, const ew_notify_alert *a)
+{
+    if (a->firing)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (send[i]->alert.firing && strcmp(send[i]->alert.alert_id, a->alert_id) == 0)
+            return true;
+    return false;
+}
+
 static void add_delivery(ew_dispatch *d, const group *g, message **entries, size_t n, bool repeat, int64_t now_ms)
 {
     d->deliveries = grow(d->deliveries, &d->cap_deliveries, d->n_deliveries + 1, sizeof *d->deliveries);
@@ -303,7 +320,7 @@ static void flush_group(ew_dispatch *d, group *g, int64_t now_ms)
     bool all_repeats = true;
     for (size_t i = 0; i < g->n; i++) {
         message *msg = g->entries[i];
-        if (!should_notify(g->route, &notes[i], &msg->alert, now_ms)) {
+        if (!should_notify(g->route, &notes[i], &msg->alert, now_ms) && !fired_in(send, n_send, &msg->alert)) {
             d->counts.not_notified++;
             settle(msg);
             continue;

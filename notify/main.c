@@ -29,6 +29,7 @@
 #define PROGRAM "edgewatch-notify"
 #define DEFAULT_ALERTS_TOPIC "edgewatch-alerts"
 #define POLL_TIMEOUT_MS 100
+#define MAX_PENDING 10000
 
 /* Set from the signal handler; the only mutable file-level state. */
 static volatile sig_atomic_t stop_requested = 0;
@@ -360,11 +361,34 @@ static ew_dispatch_msg wire_of(const rd_kafka_message_t *m)
                              .key_len = m->key_len, .value = m->payload, .len = m->len};
 }
 
+/* Bounds memory while receivers are down: past MAX_PENDING undelivered
+ * alerts the assigned partitions are paused (they stay assigned, and
+ * heartbeats go on), and resumed below half of it. */
+static void apply_backpressure(rd_kafka_t *rk, const ew_dispatch *d, bool *paused)
+{
+    size_t pending = ew_dispatch_pending(d);
+    bool want = *paused ? pending > MAX_PENDING / 2 : pending > MAX_PENDING;
+    if (want == *paused)
+        return;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (want)
+        rd_kafka_pause_partitions(rk, parts);
+    else
+        rd_kafka_resume_partitions(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    *paused = want;
+    ew_warn("%s consuming: %zu alerts waiting for delivery", want ? "paused" : "resumed", pending);
+}
+
 static int run_live(rd_kafka_t *rk, ew_dispatch *d, const char *topic)
 {
+    bool paused = false;
     while (!stop_requested) {
         int64_t wait = ew_dispatch_run(d, ew_now_ms());
         commit_done(rk, d, topic);
+        apply_backpressure(rk, d, &paused);
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, (int)(wait < POLL_TIMEOUT_MS ? wait : POLL_TIMEOUT_MS));
         if (!msg)
             continue;

@@ -2,7 +2,9 @@
  *
  * Alerts are rare compared to records, so this uses jansson freely; the
  * field set is exactly the contract's, with nulls rather than omissions so
- * consumers can rely on every key being present.
+ * consumers can rely on every key being present (a traffic contributor's
+ * impact and a traffic alert's report_version are null too). The Avro form
+ * (alert_avro.c) then has the same shape as the JSON, field for field.
  */
 #include "edgewatch/alert.h"
 
@@ -93,10 +95,8 @@ static json_t *contributors_json(const ew_alert *a)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < a->n_top; i++) {
-        json_t *c = json_pack("{s:s, s:s, s:f}", "dimension", a->top[i].dimension, "value", a->top[i].value,
-                              "share", a->top[i].share);
-        if (isfinite(a->top[i].impact))
-            json_object_set_new(c, "impact", json_real(a->top[i].impact));
+        json_t *c = json_pack("{s:s, s:s, s:f, s:o}", "dimension", a->top[i].dimension, "value", a->top[i].value,
+                              "share", a->top[i].share, "impact", real_or_null(a->top[i].impact));
         json_array_append_new(list, c);
     }
     return list;
@@ -142,8 +142,7 @@ char *ew_alert_json(const ew_alert *a)
     json_object_set_new(o, "top_contributors", contributors_json(a));
     json_object_set_new(o, "suppressed_by", string_or_null(a->suppressed_by));
     json_object_set_new(o, "related_alerts", related_json(a));
-    if (a->report_version)
-        json_object_set_new(o, "report_version", json_string(a->report_version));
+    json_object_set_new(o, "report_version", string_or_null(a->report_version));
     json_object_set_new(o, "summary", json_string(summary));
     json_object_set_new(o, "emitted_at", json_string(emitted));
     json_object_set_new(o, "processor", json_string("edgewatch/" EW_VERSION));

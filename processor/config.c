@@ -202,6 +202,8 @@ void ew_config_defaults(ew_config *cfg)
     set_string(&cfg->topic_billing, "billing-events");
     set_string(&cfg->topic_alerts, "edgewatch-alerts");
     set_string(&cfg->topic_dlq, "edgewatch-dlq");
+    set_string(&cfg->alerts_format, "json");
+    cfg->alerts_schema_id = -1;
     set_string(&cfg->valkey_host, "127.0.0.1");
     cfg->valkey_port = 6379;
     set_string(&cfg->prefix, "ew:");
@@ -234,6 +236,7 @@ void ew_config_free(ew_config *cfg)
     free(cfg->topic_billing);
     free(cfg->topic_alerts);
     free(cfg->topic_dlq);
+    free(cfg->alerts_format);
     free(cfg->valkey_host);
     free(cfg->valkey_password);
     free(cfg->prefix);
@@ -252,8 +255,11 @@ void ew_config_free(ew_config *cfg)
 
 /* ---- typed setters shared by the file loader and --set ---- */
 
-/* T_INT is an int member, T_SIZE a size_t, T_U64 a uint64_t. */
-typedef enum { T_STRING, T_INT, T_SIZE, T_U64, T_DOUBLE, T_BOOL, T_DURATION, T_FIELDS, T_SCHEMAS } value_type;
+/* T_INT is an int member, T_SIZE a size_t, T_U64 a uint64_t; T_SCHEMA_ID an
+ * int32_t that may also be -1 (no schema id). */
+typedef enum {
+    T_STRING, T_INT, T_SIZE, T_U64, T_SCHEMA_ID, T_DOUBLE, T_BOOL, T_DURATION, T_FIELDS, T_SCHEMAS
+} value_type;
 
 typedef struct {
     const char *path;
@@ -283,6 +289,8 @@ static const option options[] = {
     OPT("topics.billing", T_STRING, topic_billing),
     OPT("topics.alerts", T_STRING, topic_alerts),
     OPT("topics.dlq", T_STRING, topic_dlq),
+    OPT("alerts.format", T_STRING, alerts_format),
+    OPT("alerts.schema_id", T_SCHEMA_ID, alerts_schema_id),
     OPT("valkey.host", T_STRING, valkey_host),
     OPT("valkey.port", T_INT, valkey_port),
     OPT("valkey.password", T_STRING, valkey_password),
@@ -339,11 +347,14 @@ static bool is_section(const char *prefix)
 static bool store_int(ew_config *cfg, const option *o, long long v, const char *where, ew_config_errors *errs)
 {
     char *base = (char *)cfg + o->offset;
-    if (v < 0 || v > 2147483647) {
-        add_error(errs, "%s: %s must be between 0 and 2147483647, got %lld", where, o->path, v);
+    long long least = o->type == T_SCHEMA_ID ? -1 : 0;
+    if (v < least || v > 2147483647) {
+        add_error(errs, "%s: %s must be between %lld and 2147483647, got %lld", where, o->path, least, v);
         return false;
     }
-    if (o->type == T_SIZE)
+    if (o->type == T_SCHEMA_ID)
+        *(int32_t *)base = (int32_t)v;
+    else if (o->type == T_SIZE)
         *(size_t *)base = (size_t)v;
     else if (o->type == T_U64)
         *(uint64_t *)base = (uint64_t)v;
@@ -363,7 +374,8 @@ static bool store_text(ew_config *cfg, const option *o, const char *text, const 
         return true;
     case T_INT:
     case T_SIZE:
-    case T_U64: {
+    case T_U64:
+    case T_SCHEMA_ID: {
         long long v = strtoll(text, &end, 10);
         if (!*text || *end) {
             add_error(errs, "%s: %s must be an integer, got \"%s\"", where, o->path, text);
@@ -705,6 +717,8 @@ size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
         add_error(errs, "valkey.port must be between 1 and 65535");
     if (cfg->max_line_bytes < 64)
         add_error(errs, "cloudfront.max_line_bytes must be at least 64");
+    if (strcmp(cfg->alerts_format, "json") != 0 && strcmp(cfg->alerts_format, "avro") != 0)
+        add_error(errs, "alerts.format must be \"json\" or \"avro\", got \"%s\"", cfg->alerts_format);
     int longest = 0; /* the traffic rule with the longest short window */
     for (int r = 1; r < EW_TRAFFIC_RULES; r++)
         if (cfg->rules[r].short_window_ms > cfg->rules[longest].short_window_ms)

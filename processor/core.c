@@ -505,9 +505,16 @@ void ew_core_score_closed(ew_core *c)
     size_t n;
     if (ew_state_claim_closed(c->state, c->topic, claimed, MAX_CLAIMS, &n, &low) != EW_STATE_OK)
         return;
+    /* In window order, and no further after a failure: a window scored
+     * before an earlier one would start from state that lacks it (see
+     * state/close.lua). The rest wait for their claims to expire. */
     for (size_t i = 0; i < n; i++)
-        if (!score_window(c, claimed[i]))
-            ew_warn("scoring window %lld failed; it will be retried when its claim expires", (long long)claimed[i]);
+        if (!score_window(c, claimed[i])) {
+            ew_warn("scoring window %lld failed; it and the %zu claimed after it are scored again when their "
+                    "claims expire",
+                    (long long)claimed[i], n - i - 1);
+            return;
+        }
 }
 
 /* ---- summary ---- */

@@ -6,6 +6,10 @@
 -- server's clock is used so members' clocks need not agree. Each closed
 -- window is claimed with SET NX EX: exactly one member scores it; if that
 -- member dies, the lease expires and another member claims it again.
+-- Windows are claimed in order, never past one whose lease is held: a
+-- later window scored first would start from detector state that lacks the
+-- held one, and the held one's re-scoring would then be skipped, so a
+-- crash could change alerts and their ids instead of repeating them.
 --
 -- ARGV: prefix, topic, idle_ms, window_ms, lease_seconds, max_windows
 -- Returns {low_watermark_ms or -1, claimed window_start_s...}
@@ -37,6 +41,8 @@ for _, ws in ipairs(candidates) do
         out[#out + 1] = tonumber(ws)
     elseif redis.call('GET', claim_key) == 'done' then
         redis.call('ZREM', P .. 'pending', ws)
+    else
+        break
     end
 end
 return out

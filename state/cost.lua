@@ -350,8 +350,11 @@ local function apply()
     return {1}
 end
 
--- The oldest queued refresh end whose lease is free; one whose hash has
--- expired leaves the queue.
+-- The oldest queued refresh end, if its lease is free; one whose hash has
+-- expired leaves the queue. Refreshes are scored strictly in order: a later
+-- one scored while an earlier one's scorer crashed would read detector
+-- state without the earlier commit and emit different alerts (and ids)
+-- than an uninterrupted run. So a held lease makes everyone wait for it.
 local function claim()
     local lease, max = tonumber(ARGV[3]), tonumber(ARGV[4])
     local seqs = redis.call('ZRANGE', P .. 'bq', 0, max - 1)
@@ -361,6 +364,8 @@ local function claim()
             redis.call('ZREM', P .. 'bq', seq)
         elseif redis.call('SET', P .. 'bq:claim:' .. seq, 'lease', 'NX', 'EX', lease) then
             return {seq, h[1], h[2], h[3] or ''}
+        else
+            return {}
         end
     end
     return {}

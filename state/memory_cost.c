@@ -434,7 +434,7 @@ ew_state_status mem_cost_claim_refresh(ew_state *state, ew_cost_refresh *out, bo
     for (size_t i = 0; i < c->n_queue && i < CLAIM_CHECKED; i++) {
         mem_refresh *q = &c->queue[i];
         if (q->lease_until_ms && q->lease_until_ms > now)
-            continue;
+            break; /* strictly in order, as cost.lua: a later refresh waits for this one */
         q->lease_until_ms = now + EW_COST_LEASE_S * 1000;
         out->seq = q->seq;
         memcpy(out->billing_period, q->period, sizeof out->billing_period);

@@ -73,6 +73,10 @@ typedef struct {
     char *topic_billing;
     char *topic_alerts;
     char *topic_dlq;
+    /* The alert topic's value format (docs/alerts.md): "json" or "avro";
+     * for Avro, the Confluent schema id, or -1 for bare datums. */
+    char *alerts_format;
+    int32_t alerts_schema_id;
 
     char *valkey_host;
     int valkey_port;

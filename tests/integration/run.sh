@@ -15,6 +15,7 @@ source tests/integration/test_replay.sh
 source tests/integration/test_score.sh
 source tests/integration/test_cost_state.sh
 source tests/integration/test_billing.sh
+source tests/integration/test_alerts.sh
 source tests/integration/test_notify.sh
 EW=${EDGEWATCH_BIN:-build/edgewatch}
 NOTIFY=${EDGEWATCH_NOTIFY_BIN:-build/edgewatch-notify}
@@ -341,5 +342,6 @@ state_timed test_state_rebalance
 state_timed test_state_outage
 state_timed test_state_broker_outage
 state_timed test_state_late
+test_alert_exactly_once
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

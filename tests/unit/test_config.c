@@ -694,6 +694,37 @@ static void test_billing_and_cost_rules(void **state)
     ew_config_free(&cfg);
 }
 
+/* alerts.format picks the alert topic's encoding; alerts.schema_id may be
+ * -1 (bare Avro) but nothing lower. */
+static void test_alerts_format(void **state)
+{
+    (void)state;
+    ew_config cfg;
+    ew_config_errors errs = {.n = 0};
+    ew_config_defaults(&cfg);
+    assert_string_equal(cfg.alerts_format, "json");
+    assert_int_equal(cfg.alerts_schema_id, -1);
+    ew_config_free(&cfg);
+
+    assert_int_equal(load_text("{\"alerts\": {\"format\": \"avro\", \"schema_id\": 42}}", &cfg, &errs), 0);
+    assert_string_equal(cfg.alerts_format, "avro");
+    assert_int_equal(cfg.alerts_schema_id, 42);
+    assert_int_equal(ew_config_validate(&cfg, &errs), 0);
+    assert_true(ew_config_set(&cfg, "alerts.schema_id=-1", &errs));
+    assert_int_equal(cfg.alerts_schema_id, -1);
+    assert_false(ew_config_set(&cfg, "alerts.schema_id=-2", &errs));
+    assert_true(any_error_contains(&errs, "alerts.schema_id must be between -1 and 2147483647, got -2"));
+    errs.n = 0;
+    assert_true(ew_config_set(&cfg, "alerts.format=xml", &errs));
+    assert_int_equal(ew_config_validate(&cfg, &errs), 1);
+    assert_string_equal(errs.lines[0], "alerts.format must be \"json\" or \"avro\", got \"xml\"");
+    ew_config_free(&cfg);
+
+    assert_int_equal(load_text("{\"alerts\": {\"formt\": \"avro\"}}", &cfg, &errs), 1);
+    assert_true(any_error_contains(&errs, "unknown setting \"alerts.formt\""));
+    ew_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +748,7 @@ int main(void)
         cmocka_unit_test_setup(test_window_retention, clear_env),
         cmocka_unit_test_setup(test_namespace_prefix, clear_env),
         cmocka_unit_test_setup(test_billing_and_cost_rules, clear_env),
+        cmocka_unit_test_setup(test_alerts_format, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -227,6 +227,27 @@ static void test_resolved_only_after_a_firing_notification(void **state)
     teardown(&f, true);
 }
 
+static void test_fired_and_resolved_within_group_wait(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, STDOUT_ONLY);
+    add(&f, "ew-a", "firing", "critical", "checkout", 60000, NULL, 0);
+    add(&f, "ew-a", "firing", "critical", "checkout", 120000, NULL, 100); /* update: replaces the first */
+    add(&f, "ew-a", "resolved", "critical", "checkout", 180000, NULL, 200);
+    ew_dispatch_run(f.d, 1000);
+    char *out = captured(&f);
+    char *firing = strstr(out, "FIRING critical"), *resolved = strstr(out, "RESOLVED critical");
+    assert_non_null(firing);
+    assert_non_null(resolved);
+    assert_true(firing < resolved); /* told in order, in one notification */
+    assert_int_equal(count_lines(out, "FIRING"), 1);
+    assert_int_equal(ew_dispatch_counters(f.d).notifications, 1);
+    assert_int_equal(commit_position(&f), 3);
+    free(out);
+    teardown(&f, true);
+}
+
 static void test_suppressed_and_unwanted_resolved(void **state)
 {
     (void)state;
@@ -348,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_group_wait_collects_then_interval),
         cmocka_unit_test(test_repeat_and_severity_change),
         cmocka_unit_test(test_resolved_only_after_a_firing_notification),
+        cmocka_unit_test(test_fired_and_resolved_within_group_wait),
         cmocka_unit_test(test_suppressed_and_unwanted_resolved),
         cmocka_unit_test(test_two_instances_share_claims),
         cmocka_unit_test(test_failed_receiver_retries_then_dead_letters),
