@@ -337,6 +337,7 @@ test_notify_dead_letter
 test_notify_kill_mid_delivery
 test_notify_two_instances
 test_notify_dry_run
+test_notify_avro
 state_timed test_state_crash
 state_timed test_state_rebalance
 state_timed test_state_outage

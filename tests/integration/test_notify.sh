@@ -19,6 +19,8 @@
 # test_notify_kill_mid_delivery SIGKILL while a request hangs, restart
 # test_notify_two_instances    two groups sharing Valkey, two members of a group
 # test_notify_dry_run          renders, sends and commits nothing
+# test_notify_avro             Avro alert events (framed, then bare) from
+#                              `edgewatch replay --alerts-topic`
 #
 # Each test has its own receiver process and log, alerts topic (ntN-alerts),
 # dead-letter topic (ntN-dlq), consumer group (ntN) and Valkey prefix
@@ -957,4 +959,55 @@ def _():
     rc=$?
     expect "notify dry-run: without --from-beginning it starts at the committed offsets (nothing to show, exit $rc)" \
         test $rc -eq 0 -a "$(grep -c '^== dry-run:' "$d/dry2.out")" -eq 0
+}
+
+# Avro alert events, as `edgewatch replay --alerts-topic` produces them with
+# alerts.format avro: Confluent-framed (schema id 42) first, then the same
+# events as bare datums. The notifier delivers the framed ones (the
+# incident's firing and resolved, in one batch: they come within one
+# group_wait), and drops the bare copies as duplicates, not as undecodable.
+test_notify_avro() {
+    local NT_P=/t12 d=$STACK_DIR/nt12
+    mkdir -p "$d"
+    nt_receiver_up || { fail "notify avro: the test receiver"; return; }
+    "$EW" gen --scenario spike --seed 3 --start 2026-11-01T10:00:00Z --out "$d/lines.tsv" \
+        --metadata-out "$d/meta.json" 2>/dev/null
+    cat > "$d/replay.json" <<JSON
+{"kafka": {"bootstrap.servers": "$KAFKA_BOOTSTRAP"}, "metadata": "$d/meta.json",
+ "alerts": {"format": "avro", "schema_id": 42}}
+JSON
+    quietly "$d/replay1.err" "$EW" replay -c "$d/replay.json" --in-memory --input "$d/lines.tsv" \
+        --alerts-out "$d/produced.jsonl" --alerts-topic nt12-alerts
+    expect "notify avro: replay produced an incident, firing then resolved, as framed Avro" bash -c "
+        [ \"\$(grep -c . '$d/produced.jsonl')\" -ge 2 ] &&
+        [ \"\$(kcat -C -b '$KAFKA_BOOTSTRAP' -t nt12-alerts -e -q -f '%s' -c 1 | head -c 1 | od -An -tx1 | tr -d ' ')\" = 00 ]"
+    nt_config "$d/cfg.json" 12 "{
+      \"receivers\": {\"hook\": {\"type\": \"webhook\", \"url\": \"http://127.0.0.1:$NT_PORT$NT_P/hook\", \"batch\": true}},
+      \"route\": {\"receivers\": [\"hook\"], \"group_wait\": \"2s\", \"group_interval\": \"1s\"}}"
+    nt_start notify "$d/cfg.json"
+    local pid=$NT_PID n
+    n=$(grep -c . "$d/produced.jsonl")
+    expect "notify avro: every event is delivered" wait_for 25 nt_delivered_reach "$n" "$NT_LOG" /hook
+    quietly "$d/replay2.err" "$EW" replay -c "$d/replay.json" --in-memory --input "$d/lines.tsv" \
+        --alerts-out "$d/bare.jsonl" --alerts-topic nt12-alerts --set alerts.schema_id=-1
+    sleep 2.5
+    nt_stop $pid
+    nt_uncommitted nt12-alerts nt12 > "$d/uncommitted" & # while the checks run
+    local unc=$!
+    nt_checks '
+@check("notify avro: each event delivered once, as the JSON of the contract; firing and resolved in one batch")
+def _():
+    evs = produced(A[1])
+    recs = records(A[0], "/hook")
+    got = [e for r in recs for e in events_of(r)]
+    assert sorted(e["event_id"] for e in got) == sorted(e["event_id"] for e in evs), (got, evs)
+    assert all(e in evs for e in got), "a delivered event differs from the replayed JSON"
+    assert len(recs) == 1 and [e["status"] for e in events_of(recs[0])] == ["firing", "resolved"], \
+        [[e["status"] for e in events_of(r)] for r in recs]
+    return "%d events" % len(got)
+' "$NT_LOG" "$d/produced.jsonl"
+    nt_dlq nt12-dlq "$d/dlq.jsonl"
+    expect "notify avro: nothing dead-lettered (bare datums decode too)" test "$(grep -c . "$d/dlq.jsonl")" -eq 0
+    wait $unc
+    expect "notify avro: framed and bare events are all read and committed" test "$(cat "$d/uncommitted")" = 0
 }
