@@ -24,7 +24,7 @@ Modes, set at runtime with POST /_control {"path": "/slack", "mode": M}:
 
     ok                 200
     status:NNN         NNN for every request
-    fail_first:N       500 for the next N requests, then 200
+    fail_first:N[:C]   C (default 500) for the next N requests, then 200
     hang:S             sleep S seconds, then 200 if the client is still there
     hang_first:N:S     the next N requests hang S seconds, later ones get 200
 
@@ -80,7 +80,7 @@ class State:
             if kind == "fail_first":
                 if m[1] > 0:
                     m[1] -= 1
-                    return ("status", 500)
+                    return ("status", m[2])
                 return ("status", 200)
             if kind == "hang":
                 return ("hang", m[1])
@@ -111,7 +111,8 @@ def parse_mode(mode):
             raise ValueError("status out of range")
         return ["status", code]
     if kind == "fail_first":
-        return ["fail_first", int(arg)]
+        n, _, code = arg.partition(":")
+        return ["fail_first", int(n), int(code or 500)]
     if kind == "hang":
         return ["hang", float(arg)]
     if kind == "hang_first":
@@ -336,6 +337,9 @@ def selftest():
         control("/f", "fail_first:2")
         got = [post("/f", {"n": i}) for i in range(4)]
         check(f"fail_first:2 answers 500, 500, 200, 200 ({got})", got == [500, 500, 200, 200])
+        control("/f429", "fail_first:1:429")
+        got = [post("/f429", {}) for i in range(2)]
+        check(f"fail_first:1:429 answers 429, 200 ({got})", got == [429, 200])
 
         control("/nf", "status:404")
         check("status:404 answers 404", post("/nf", {}) == 404)
