@@ -85,6 +85,7 @@ struct ew_dispatch {
     delivery *deliveries;
     size_t n_deliveries, cap_deliveries;
     ew_dispatch_counts counts;
+    uint64_t *alerts_by_receiver;
 };
 
 static void *grow(void *items, size_t *cap, size_t need, size_t size)
@@ -549,6 +550,7 @@ static void attempt(ew_dispatch *d, size_t idx, int64_t now_ms)
         if (res == EW_SEND_OK) {
             d->counts.notifications++;
             d->counts.alerts_sent += dl->n;
+            d->alerts_by_receiver[dl->receiver] += dl->n;
             if (!d->hooks.dry_run)
                 ew_info("notify: sent %zu alert%s to %s group %s", dl->n, dl->n == 1 ? "" : "s", rc->name,
                         dl->group_key);
@@ -695,12 +697,18 @@ size_t ew_dispatch_pending(const ew_dispatch *d)
 
 ew_dispatch_counts ew_dispatch_counters(const ew_dispatch *d) { return d->counts; }
 
+uint64_t ew_dispatch_alerts_sent_to(const ew_dispatch *d, size_t receiver)
+{
+    return receiver < d->nc->n_receivers ? d->alerts_by_receiver[receiver] : 0;
+}
+
 ew_dispatch *ew_dispatch_new(const ew_notify_config *nc, ew_receiver *const *receivers, ew_notify_store *store,
                              struct ew_alert_codec *codec, const char *source_topic, ew_dispatch_hooks hooks)
 {
     ew_dispatch *d = calloc(1, sizeof *d);
     *d = (ew_dispatch){.nc = nc, .receivers = receivers, .store = store, .codec = codec,
-                       .source_topic = source_topic, .hooks = hooks};
+                       .source_topic = source_topic, .hooks = hooks,
+                       .alerts_by_receiver = calloc(nc->n_receivers + 1, sizeof *d->alerts_by_receiver)};
     return d;
 }
 
@@ -719,5 +727,6 @@ void ew_dispatch_free(ew_dispatch *d)
     free(d->groups);
     free(d->deliveries);
     free(d->partitions);
+    free(d->alerts_by_receiver);
     free(d);
 }

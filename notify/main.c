@@ -460,16 +460,21 @@ static void install_signal_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static void log_summary(const ew_dispatch *d, size_t pending)
+static void log_summary(const ew_dispatch *d, const ew_notify_config *nc)
 {
     ew_dispatch_counts c = ew_dispatch_counters(d);
-    ew_info("stopped: %llu alerts read (%llu not alert events), %llu notifications with %llu alerts sent, "
+    char by_receiver[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < nc->n_receivers && used < sizeof by_receiver; i++)
+        used += (size_t)snprintf(by_receiver + used, sizeof by_receiver - used, "%s%s=%llu", i ? " " : "",
+                                 nc->receivers[i].name, (unsigned long long)ew_dispatch_alerts_sent_to(d, i));
+    ew_info("stopped: %llu alerts read (%llu not alert events), %llu notifications with %llu alerts sent (%s), "
             "%llu duplicates skipped, %llu not notified, %llu failed attempts, %llu dead-lettered, "
             "%zu pending (read again on restart)",
             (unsigned long long)c.read, (unsigned long long)c.bad, (unsigned long long)c.notifications,
-            (unsigned long long)c.alerts_sent, (unsigned long long)c.duplicates,
+            (unsigned long long)c.alerts_sent, by_receiver, (unsigned long long)c.duplicates,
             (unsigned long long)c.not_notified, (unsigned long long)c.retries,
-            (unsigned long long)c.dead_letters, pending);
+            (unsigned long long)c.dead_letters, ew_dispatch_pending(d));
 }
 
 typedef struct {
@@ -534,7 +539,7 @@ static int consume(const ew_config *cfg, const ew_notify_config *nc, const cli_o
         rc = run_live(rk, st.dispatch, topic);
     }
     if (st.dispatch)
-        log_summary(st.dispatch, ew_dispatch_pending(st.dispatch));
+        log_summary(st.dispatch, nc);
     if (rk) {
         rd_kafka_consumer_close(rk); /* leaves the group; the revoke commits what is done */
         rd_kafka_destroy(rk);

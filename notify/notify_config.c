@@ -14,7 +14,6 @@
 
 #include "edgewatch/common.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +25,6 @@
 #define DEFAULT_DEDUP_TTL_MS (7LL * 86400 * 1000)
 #define MAX_ROUTE_DEPTH 16
 
-static void problem(ew_config_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void problem(ew_config_errors *errs, const char *fmt, ...)
-{
-    if (errs->n >= sizeof errs->lines / sizeof errs->lines[0])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errs->lines[errs->n++], sizeof errs->lines[0], fmt, ap);
-    va_end(ap);
-}
-
 static bool only_keys(json_t *obj, const char *const *allowed, const char *where, ew_config_errors *errs)
 {
     const char *key;
@@ -48,7 +35,7 @@ static bool only_keys(json_t *obj, const char *const *allowed, const char *where
         for (size_t i = 0; allowed[i] && !known; i++)
             known = strcmp(allowed[i], key) == 0;
         if (!known) {
-            problem(errs, "%s: unknown setting \"%s\"", where, key);
+            ew_config_add_error(errs, "%s: unknown setting \"%s\"", where, key);
             ok = false;
         }
     }
@@ -61,7 +48,7 @@ static void get_string(json_t *obj, const char *key, char **out, const char *whe
     if (!v)
         return;
     if (!json_is_string(v)) {
-        problem(errs, "%s.%s: must be a string", where, key);
+        ew_config_add_error(errs, "%s.%s: must be a string", where, key);
         return;
     }
     free(*out);
@@ -75,7 +62,7 @@ static void get_duration(json_t *obj, const char *key, int64_t *out, const char 
         return;
     int64_t ms;
     if (!json_is_string(v) || !ew_parse_duration_ms(json_string_value(v), &ms) || ms < 0)
-        problem(errs, "%s.%s: not a duration (e.g. \"30s\", \"5m\", \"4h\")", where, key);
+        ew_config_add_error(errs, "%s.%s: not a duration (e.g. \"30s\", \"5m\", \"4h\")", where, key);
     else
         *out = ms;
 }
@@ -86,7 +73,7 @@ static void get_bool(json_t *obj, const char *key, bool *out, const char *where,
     if (!v)
         return;
     if (!json_is_boolean(v))
-        problem(errs, "%s.%s: must be true or false", where, key);
+        ew_config_add_error(errs, "%s.%s: must be true or false", where, key);
     else
         *out = json_is_true(v);
 }
@@ -96,14 +83,14 @@ static bool get_strings(json_t *v, char ***out, size_t *n, const char *where, ew
 {
     size_t count = json_is_string(v) ? 1 : json_is_array(v) ? json_array_size(v) : 0;
     if (!json_is_string(v) && !json_is_array(v)) {
-        problem(errs, "%s: must be a string or a list of strings", where);
+        ew_config_add_error(errs, "%s: must be a string or a list of strings", where);
         return false;
     }
     char **list = calloc(count ? count : 1, sizeof *list);
     for (size_t i = 0; i < count; i++) {
         json_t *item = json_is_string(v) ? v : json_array_get(v, i);
         if (!json_is_string(item)) {
-            problem(errs, "%s[%zu]: must be a string", where, i);
+            ew_config_add_error(errs, "%s[%zu]: must be a string", where, i);
             for (size_t j = 0; j < i; j++)
                 free(list[j]);
             free(list);
@@ -143,7 +130,7 @@ static void get_headers(json_t *obj, ew_receiver_config *rc, const char *where, 
     if (!h)
         return;
     if (!json_is_object(h)) {
-        problem(errs, "%s.headers: must be an object of \"Name\": \"value\"", where);
+        ew_config_add_error(errs, "%s.headers: must be an object of \"Name\": \"value\"", where);
         return;
     }
     rc->headers = calloc(json_object_size(h) + 1, sizeof *rc->headers);
@@ -151,7 +138,7 @@ static void get_headers(json_t *obj, ew_receiver_config *rc, const char *where, 
     json_t *v;
     json_object_foreach(h, name, v) {
         if (!json_is_string(v) || strpbrk(name, ":\r\n") || strpbrk(json_string_value(v), "\r\n")) {
-            problem(errs, "%s.headers.%s: must be a one-line string", where, name);
+            ew_config_add_error(errs, "%s.headers.%s: must be a one-line string", where, name);
             continue;
         }
         if (asprintf(&rc->headers[rc->n_headers], "%s: %s", name, json_string_value(v)) >= 0)
@@ -169,16 +156,16 @@ static void parse_receiver(const char *name, json_t *obj, ew_receiver_config *rc
     rc->timeout_ms = 5000;
     rc->connect_timeout_ms = 2000;
     if (!json_is_object(obj)) {
-        problem(errs, "%s: must be an object", where);
+        ew_config_add_error(errs, "%s: must be an object", where);
         return;
     }
     only_keys(obj, keys, where, errs);
     char *type = NULL;
     get_string(obj, "type", &type, where, errs);
     if (!type)
-        problem(errs, "%s.type: required (slack, webhook or stdout)", where);
+        ew_config_add_error(errs, "%s.type: required (slack, webhook or stdout)", where);
     else if (!parse_receiver_type(type, &rc->type))
-        problem(errs, "%s.type: \"%s\" is not slack, webhook or stdout", where, type);
+        ew_config_add_error(errs, "%s.type: \"%s\" is not slack, webhook or stdout", where, type);
     free(type);
     get_string(obj, "url", &rc->url, where, errs);
     get_duration(obj, "timeout", &rc->timeout_ms, where, errs);
@@ -188,13 +175,13 @@ static void parse_receiver(const char *name, json_t *obj, ew_receiver_config *rc
     get_string(obj, "channel", &rc->channel, where, errs);
     get_headers(obj, rc, where, errs);
     if (rc->type != EW_RECEIVER_STDOUT && (!rc->url || strncmp(rc->url, "http", 4) != 0))
-        problem(errs, "%s.url: required, an http:// or https:// URL", where);
+        ew_config_add_error(errs, "%s.url: required, an http:// or https:// URL", where);
     if (rc->type != EW_RECEIVER_STDOUT && rc->timeout_ms < 100)
-        problem(errs, "%s.timeout: must be at least 100ms", where);
+        ew_config_add_error(errs, "%s.timeout: must be at least 100ms", where);
     rc->max_batch = rc->type == EW_RECEIVER_SLACK ? 20 : rc->type == EW_RECEIVER_STDOUT ? 1000 : rc->batch ? 100 : 1;
     json_t *mb = json_object_get(obj, "max_batch");
     if (mb && (!json_is_integer(mb) || json_integer_value(mb) < 1 || json_integer_value(mb) > 1000))
-        problem(errs, "%s.max_batch: must be an integer from 1 to 1000", where);
+        ew_config_add_error(errs, "%s.max_batch: must be an integer from 1 to 1000", where);
     else if (mb && (rc->type != EW_RECEIVER_WEBHOOK || rc->batch))
         rc->max_batch = (size_t)json_integer_value(mb);
 }
@@ -211,7 +198,7 @@ static void free_receiver(ew_receiver_config *rc)
 static void parse_receivers(json_t *obj, ew_notify_config *nc, ew_config_errors *errs)
 {
     if (!json_is_object(obj)) {
-        problem(errs, "notify.receivers: must be an object of named receivers");
+        ew_config_add_error(errs, "notify.receivers: must be an object of named receivers");
         return;
     }
     nc->receivers = calloc(json_object_size(obj) + 1, sizeof *nc->receivers);
@@ -237,7 +224,7 @@ static bool find_receiver(const ew_notify_config *nc, const char *name, size_t *
 static void parse_match(json_t *obj, ew_route *r, const char *where, ew_config_errors *errs)
 {
     if (!json_is_object(obj)) {
-        problem(errs, "%s.match: must be an object of label: glob(s)", where);
+        ew_config_add_error(errs, "%s.match: must be an object of label: glob(s)", where);
         return;
     }
     r->match = calloc(json_object_size(obj) + 1, sizeof *r->match);
@@ -247,7 +234,7 @@ static void parse_match(json_t *obj, ew_route *r, const char *where, ew_config_e
         char at[224];
         snprintf(at, sizeof at, "%s.match.%s", where, label);
         if (!ew_notify_label_known(label)) {
-            problem(errs, "%s: unknown label (rule, project, owner, severity, status, entity_type, entity_id, "
+            ew_config_add_error(errs, "%s: unknown label (rule, project, owner, severity, status, entity_type, entity_id, "
                           "route, alert_id)", at);
             continue;
         }
@@ -278,7 +265,7 @@ static void parse_route_receivers(json_t *obj, ew_route *r, const ew_notify_conf
         if (find_receiver(nc, names[i], &r->receivers[r->n_receivers]))
             r->n_receivers++;
         else
-            problem(errs, "%s.receivers: no receiver named \"%s\" in notify.receivers", where, names[i]);
+            ew_config_add_error(errs, "%s.receivers: no receiver named \"%s\" in notify.receivers", where, names[i]);
     free_strings(names, n);
 }
 
@@ -291,14 +278,14 @@ static void parse_group_by(json_t *obj, ew_route *r, const char *where, ew_confi
     size_t n;
     snprintf(at, sizeof at, "%s.group_by", where);
     if (!json_is_array(v)) {
-        problem(errs, "%s: must be a list of labels", at);
+        ew_config_add_error(errs, "%s: must be a list of labels", at);
         return;
     }
     if (!get_strings(v, &names, &n, at, errs))
         return;
     for (size_t i = 0; i < n; i++)
         if (!ew_notify_label_known(names[i]))
-            problem(errs, "%s: unknown label \"%s\"", at, names[i]);
+            ew_config_add_error(errs, "%s: unknown label \"%s\"", at, names[i]);
     free_strings(r->group_by, r->n_group_by);
     r->group_by = names;
     r->n_group_by = n;
@@ -326,11 +313,11 @@ static void parse_route(json_t *obj, ew_route *r, const ew_notify_config *nc, in
 static void parse_children(json_t *list, ew_route *r, const ew_notify_config *nc, int depth, ew_config_errors *errs)
 {
     if (!json_is_array(list)) {
-        problem(errs, "%s.routes: must be a list of routes", r->id);
+        ew_config_add_error(errs, "%s.routes: must be a list of routes", r->id);
         return;
     }
     if (depth >= MAX_ROUTE_DEPTH) {
-        problem(errs, "%s.routes: routes nest deeper than %d levels", r->id, MAX_ROUTE_DEPTH);
+        ew_config_add_error(errs, "%s.routes: routes nest deeper than %d levels", r->id, MAX_ROUTE_DEPTH);
         return;
     }
     r->children = calloc(json_array_size(list) + 1, sizeof *r->children);
@@ -351,7 +338,7 @@ static void parse_route(json_t *obj, ew_route *r, const ew_notify_config *nc, in
     char where[160];
     snprintf(where, sizeof where, "notify.route%s", r->id + 4); /* "root.0.1" -> "notify.route.0.1" */
     if (!json_is_object(obj)) {
-        problem(errs, "%s: must be an object", where);
+        ew_config_add_error(errs, "%s: must be an object", where);
         return;
     }
     only_keys(obj, keys, where, errs);
@@ -359,7 +346,7 @@ static void parse_route(json_t *obj, ew_route *r, const ew_notify_config *nc, in
     if (m)
         parse_match(m, r, where, errs);
     if (depth == 0 && m)
-        problem(errs, "%s.match: the root route matches every alert; put matches on its routes", where);
+        ew_config_add_error(errs, "%s.match: the root route matches every alert; put matches on its routes", where);
     parse_route_receivers(obj, r, nc, where, errs);
     parse_group_by(obj, r, where, errs);
     get_duration(obj, "group_wait", &r->group_wait_ms, where, errs);
@@ -369,7 +356,7 @@ static void parse_route(json_t *obj, ew_route *r, const ew_notify_config *nc, in
     get_bool(obj, "send_suppressed", &r->send_suppressed, where, errs);
     get_bool(obj, "continue", &r->continue_matching, where, errs);
     if (r->group_interval_ms < 1000)
-        problem(errs, "%s.group_interval: must be at least 1s", where);
+        ew_config_add_error(errs, "%s.group_interval: must be at least 1s", where);
     json_t *children = json_object_get(obj, "routes");
     if (children)
         parse_children(children, r, nc, depth, errs);
@@ -429,7 +416,7 @@ static void parse_retry(json_t *obj, ew_notify_config *nc, ew_config_errors *err
 {
     static const char *const keys[] = {"initial", "max", "dead_letter_after", NULL};
     if (!json_is_object(obj)) {
-        problem(errs, "notify.retry: must be an object");
+        ew_config_add_error(errs, "notify.retry: must be an object");
         return;
     }
     only_keys(obj, keys, "notify.retry", errs);
@@ -437,9 +424,9 @@ static void parse_retry(json_t *obj, ew_notify_config *nc, ew_config_errors *err
     get_duration(obj, "max", &nc->retry_max_ms, "notify.retry", errs);
     get_duration(obj, "dead_letter_after", &nc->dead_letter_after_ms, "notify.retry", errs);
     if (nc->retry_initial_ms < 10)
-        problem(errs, "notify.retry.initial: must be at least 10ms");
+        ew_config_add_error(errs, "notify.retry.initial: must be at least 10ms");
     if (nc->retry_max_ms < nc->retry_initial_ms)
-        problem(errs, "notify.retry.max: must be at least notify.retry.initial");
+        ew_config_add_error(errs, "notify.retry.max: must be at least notify.retry.initial");
 }
 
 static void parse_notify(json_t *obj, ew_notify_config *nc, ew_config_errors *errs)
@@ -468,9 +455,9 @@ static void parse_notify(json_t *obj, ew_notify_config *nc, ew_config_errors *er
     if (route)
         parse_route(route, &nc->root, nc, 0, errs);
     if (nc->dedup_ttl_ms < 60000)
-        problem(errs, "notify.dedup_ttl: must be at least 1m");
+        ew_config_add_error(errs, "notify.dedup_ttl: must be at least 1m");
     if (!nc->instance || !*nc->instance)
-        problem(errs, "notify.instance: must not be empty");
+        ew_config_add_error(errs, "notify.instance: must not be empty");
 }
 
 size_t ew_notify_config_load(ew_notify_config *nc, const ew_config *cfg, ew_config_errors *errs)

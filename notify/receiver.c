@@ -69,18 +69,6 @@ struct ew_receiver {
     size_t response_len;
 };
 
-static void set_error(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errcap, const char *fmt, ...)
-{
-    if (!err || errcap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- bounded text ------------------------------------------------------------ */
 
 /* A growing string with an optional limit. When a piece does not fit, the
@@ -978,7 +966,7 @@ static ew_send_result post_stdout(const char *body, char *err, size_t errcap)
     errno = 0;
     if (fwrite(body, 1, len, stdout) == len && fflush(stdout) == 0)
         return EW_SEND_OK;
-    set_error(err, errcap, "writing to stdout: %s", strerror(errno ? errno : EIO));
+    ew_set_error(err, errcap, "writing to stdout: %s", strerror(errno ? errno : EIO));
     /* The retry writes the whole body again: drop what is still buffered so
      * it is not written twice, and clear the error flag, which would
      * otherwise fail every later write. */
@@ -1021,9 +1009,9 @@ static ew_send_result classify(const ew_receiver *r, CURLcode code, long status,
 {
     if (code != CURLE_OK) {
         if (r->curl_error[0])
-            set_error(err, errcap, "%s (%s)", curl_easy_strerror(code), r->curl_error);
+            ew_set_error(err, errcap, "%s (%s)", curl_easy_strerror(code), r->curl_error);
         else
-            set_error(err, errcap, "%s", curl_easy_strerror(code));
+            ew_set_error(err, errcap, "%s", curl_easy_strerror(code));
         return EW_SEND_RETRY;
     }
     if (status >= 200 && status < 300)
@@ -1031,9 +1019,9 @@ static ew_send_result classify(const ew_receiver *r, CURLcode code, long status,
     char excerpt[ERROR_BODY_MAX + 1];
     response_excerpt(r, excerpt, sizeof excerpt);
     if (*excerpt)
-        set_error(err, errcap, "HTTP %ld: %s", status, excerpt);
+        ew_set_error(err, errcap, "HTTP %ld: %s", status, excerpt);
     else
-        set_error(err, errcap, "HTTP %ld", status);
+        ew_set_error(err, errcap, "HTTP %ld", status);
     return status == 408 || status == 429 || (status >= 500 && status < 600) ? EW_SEND_RETRY : EW_SEND_PERMANENT;
 }
 
@@ -1045,7 +1033,7 @@ static ew_send_result post_http(ew_receiver *r, const char *body, const char *ke
     char key_line[sizeof "Idempotency-Key: " + EW_IDEMPOTENCY_KEY_MAX];
     struct curl_slist key_node = {key_line, NULL}, *tail = r->headers;
     if (key && !format_key_header(key, key_line, sizeof key_line)) {
-        set_error(err, errcap, "idempotency key is empty, longer than %d bytes or not printable ASCII",
+        ew_set_error(err, errcap, "idempotency key is empty, longer than %d bytes or not printable ASCII",
                   EW_IDEMPOTENCY_KEY_MAX);
         return EW_SEND_PERMANENT;
     }
@@ -1066,9 +1054,9 @@ static ew_send_result post_http(ew_receiver *r, const char *body, const char *ke
 ew_send_result ew_receiver_post(ew_receiver *r, const char *body, const char *idempotency_key, char *err,
                                 size_t errcap)
 {
-    set_error(err, errcap, "%s", "");
+    ew_set_error(err, errcap, "%s", "");
     if (!body) {
-        set_error(err, errcap, "nothing to send");
+        ew_set_error(err, errcap, "nothing to send");
         return EW_SEND_PERMANENT;
     }
     if (r->cfg.type == EW_RECEIVER_STDOUT)

@@ -54,18 +54,6 @@ typedef struct {
     const json_t *z_long;
 } alert_view;
 
-static void set_error(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errcap, const char *fmt, ...)
-{
-    if (!err || errcap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- bounded line builder ------------------------------------------------ */
 
 static void put_bytes(line_builder *lb, const char *bytes, size_t n)
@@ -117,12 +105,12 @@ static bool required_string(const json_t *root, const char *key, const char **ou
 {
     const json_t *value = json_object_get(root, key);
     if (!value) {
-        set_error(err, errcap, "missing required field %s", key);
+        ew_set_error(err, errcap, "missing required field %s", key);
         return false;
     }
     *out = json_string_value(value);
     if (!*out || !**out) {
-        set_error(err, errcap, "field %s must be a non-empty string", key);
+        ew_set_error(err, errcap, "field %s must be a non-empty string", key);
         return false;
     }
     return true;
@@ -138,7 +126,7 @@ static bool decode_required(const json_t *root, alert_view *view, char *err, siz
         !required_string(root, "entity_id", &view->entity_id, err, errcap))
         return false;
     if (strcmp(view->status, "firing") != 0 && strcmp(view->status, "resolved") != 0) {
-        set_error(err, errcap, "field status must be \"firing\" or \"resolved\"");
+        ew_set_error(err, errcap, "field status must be \"firing\" or \"resolved\"");
         return false;
     }
     return true;
@@ -163,7 +151,7 @@ static void decode_optional(const json_t *root, alert_view *view)
 static bool decode_alert(const json_t *root, alert_view *view, char *err, size_t errcap)
 {
     if (!json_is_object(root)) {
-        set_error(err, errcap, "alert event is not a JSON object");
+        ew_set_error(err, errcap, "alert event is not a JSON object");
         return false;
     }
     memset(view, 0, sizeof *view);
@@ -304,7 +292,7 @@ static int finish_line(line_builder *lb, char *err, size_t errcap)
     if (lb->overflow || lb->len > INT_MAX) {
         if (lb->cap > 0)
             lb->buf[0] = '\0';
-        set_error(err, errcap, "rendered line does not fit in %zu bytes", lb->cap);
+        ew_set_error(err, errcap, "rendered line does not fit in %zu bytes", lb->cap);
         return -1;
     }
     return (int)lb->len;
@@ -316,13 +304,13 @@ int ew_render_alert_line(const char *json, size_t len, char *out, size_t cap, ch
     if (cap > 0)
         out[0] = '\0';
     if (!json || len == 0) {
-        set_error(err, errcap, "empty message");
+        ew_set_error(err, errcap, "empty message");
         return -1;
     }
     json_error_t jerr;
     json_t *root = json_loadb(json, len, 0, &jerr);
     if (!root) {
-        set_error(err, errcap, "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+        ew_set_error(err, errcap, "invalid JSON at byte %d: %s", jerr.position, jerr.text);
         return -1;
     }
     alert_view view;

@@ -262,3 +262,13 @@ void ew_log(ew_log_level level, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, names[level], line);
 }
+
+void ew_set_error(char *err, size_t errcap, const char *fmt, ...)
+{
+    if (!err || errcap == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+}

@@ -28,10 +28,7 @@ static const char *const default_fields[] = {
     "origin-fbl", "origin-lbl", "asn",
 };
 
-static void add_error(ew_config_errors *errs, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void add_error(ew_config_errors *errs, const char *fmt, ...)
+void ew_config_add_error(ew_config_errors *errs, const char *fmt, ...)
 {
     if (!errs || errs->n >= sizeof errs->lines / sizeof errs->lines[0])
         return;
@@ -70,12 +67,12 @@ static bool put_schema(ew_config *cfg, const char *id_text, const char *path, co
     char *end = NULL;
     long long id = strtoll(id_text, &end, 10);
     if (!*id_text || *end || id < 0 || id > 2147483647) {
-        add_error(errs, "%s: cloudfront.avro.schemas: schema id must be an integer 0..2147483647, got \"%s\"",
+        ew_config_add_error(errs, "%s: cloudfront.avro.schemas: schema id must be an integer 0..2147483647, got \"%s\"",
                   where, id_text);
         return false;
     }
     if (!*path) {
-        add_error(errs, "%s: cloudfront.avro.schemas: schema id %lld needs a .avsc path or \"builtin\"", where, id);
+        ew_config_add_error(errs, "%s: cloudfront.avro.schemas: schema id %lld needs a .avsc path or \"builtin\"", where, id);
         return false;
     }
     for (size_t i = 0; i < cfg->n_avro; i++)
@@ -84,7 +81,7 @@ static bool put_schema(ew_config *cfg, const char *id_text, const char *path, co
             return true;
         }
     if (cfg->n_avro >= EW_MAX_AVRO_SCHEMAS) {
-        add_error(errs, "%s: cloudfront.avro.schemas: at most %d schema ids", where, EW_MAX_AVRO_SCHEMAS);
+        ew_config_add_error(errs, "%s: cloudfront.avro.schemas: at most %d schema ids", where, EW_MAX_AVRO_SCHEMAS);
         return false;
     }
     cfg->avro_ids[cfg->n_avro] = (int32_t)id;
@@ -349,7 +346,7 @@ static bool store_int(ew_config *cfg, const option *o, long long v, const char *
     char *base = (char *)cfg + o->offset;
     long long least = o->type == T_SCHEMA_ID ? -1 : 0;
     if (v < least || v > 2147483647) {
-        add_error(errs, "%s: %s must be between %lld and 2147483647, got %lld", where, o->path, least, v);
+        ew_config_add_error(errs, "%s: %s must be between %lld and 2147483647, got %lld", where, o->path, least, v);
         return false;
     }
     if (o->type == T_SCHEMA_ID)
@@ -378,7 +375,7 @@ static bool store_text(ew_config *cfg, const option *o, const char *text, const 
     case T_SCHEMA_ID: {
         long long v = strtoll(text, &end, 10);
         if (!*text || *end) {
-            add_error(errs, "%s: %s must be an integer, got \"%s\"", where, o->path, text);
+            ew_config_add_error(errs, "%s: %s must be an integer, got \"%s\"", where, o->path, text);
             return false;
         }
         return store_int(cfg, o, v, where, errs);
@@ -386,7 +383,7 @@ static bool store_text(ew_config *cfg, const option *o, const char *text, const 
     case T_DOUBLE: {
         double v = strtod(text, &end);
         if (!*text || *end) {
-            add_error(errs, "%s: %s must be a number, got \"%s\"", where, o->path, text);
+            ew_config_add_error(errs, "%s: %s must be a number, got \"%s\"", where, o->path, text);
             return false;
         }
         *(double *)base = v;
@@ -394,14 +391,14 @@ static bool store_text(ew_config *cfg, const option *o, const char *text, const 
     }
     case T_BOOL:
         if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) {
-            add_error(errs, "%s: %s must be true or false, got \"%s\"", where, o->path, text);
+            ew_config_add_error(errs, "%s: %s must be true or false, got \"%s\"", where, o->path, text);
             return false;
         }
         *(bool *)base = text[0] == 't';
         return true;
     case T_DURATION:
         if (!ew_parse_duration_ms(text, (int64_t *)base)) {
-            add_error(errs, "%s: %s must be a duration like 60s, 3h or 14d, got \"%s\"", where, o->path, text);
+            ew_config_add_error(errs, "%s: %s must be a duration like 60s, 3h or 14d, got \"%s\"", where, o->path, text);
             return false;
         }
         return true;
@@ -424,7 +421,7 @@ static bool store_text(ew_config *cfg, const option *o, const char *text, const 
         for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
             char *colon = strchr(tok, ':');
             if (!colon) {
-                add_error(errs, "%s: cloudfront.avro.schemas entries are ID:PATH, got \"%s\"", where, tok);
+                ew_config_add_error(errs, "%s: cloudfront.avro.schemas entries are ID:PATH, got \"%s\"", where, tok);
                 ok = false;
                 break;
             }
@@ -450,7 +447,7 @@ static bool store_json(ew_config *cfg, const option *o, json_t *v, const char *w
         clear_schemas(cfg);
         json_object_foreach(v, id, path) {
             if (!json_is_string(path)) {
-                add_error(errs, "%s: cloudfront.avro.schemas.%s must be a .avsc path or \"builtin\"", where, id);
+                ew_config_add_error(errs, "%s: cloudfront.avro.schemas.%s must be a .avsc path or \"builtin\"", where, id);
                 return false;
             }
             if (!put_schema(cfg, id, json_string_value(path), where, errs))
@@ -460,11 +457,11 @@ static bool store_json(ew_config *cfg, const option *o, json_t *v, const char *w
     }
     case JSON_STRING:
         if (o->type == T_SCHEMAS) {
-            add_error(errs, "%s: %s must be an object of schema id -> .avsc path", where, o->path);
+            ew_config_add_error(errs, "%s: %s must be an object of schema id -> .avsc path", where, o->path);
             return false;
         }
         if (o->type == T_FIELDS) {
-            add_error(errs, "%s: %s must be an array of field names", where, o->path);
+            ew_config_add_error(errs, "%s: %s must be an array of field names", where, o->path);
             return false;
         }
         return store_text(cfg, o, json_string_value(v), where, errs);
@@ -487,7 +484,7 @@ static bool store_json(ew_config *cfg, const option *o, json_t *v, const char *w
         json_t *item;
         json_array_foreach(v, i, item) {
             if (!json_is_string(item) || n >= EW_MAX_FIELDS) {
-                add_error(errs, "%s: %s[%zu] must be a field name string", where, o->path, i);
+                ew_config_add_error(errs, "%s: %s[%zu] must be a field name string", where, o->path, i);
                 return false;
             }
             names[n++] = json_string_value(item);
@@ -498,7 +495,7 @@ static bool store_json(ew_config *cfg, const option *o, json_t *v, const char *w
     default:
         break;
     }
-    add_error(errs, "%s: %s has the wrong type", where, o->path);
+    ew_config_add_error(errs, "%s: %s has the wrong type", where, o->path);
     return false;
 }
 
@@ -516,7 +513,7 @@ static void load_kafka_object(ew_config *cfg, json_t *obj, const char *where, ew
         } else if (json_is_boolean(v))
             kafka_put(cfg, key, json_is_true(v) ? "true" : "false");
         else
-            add_error(errs, "%s: kafka.%s must be a string, number or boolean", where, key);
+            ew_config_add_error(errs, "%s: kafka.%s must be a string, number or boolean", where, key);
     }
 }
 
@@ -553,7 +550,7 @@ static void load_object(ew_config *cfg, json_t *obj, const char *prefix, const c
         else if (json_is_object(v) && is_section(path))
             load_object(cfg, v, path, where, errs);
         else
-            add_error(errs, "%s: unknown setting \"%s\"", where, path);
+            ew_config_add_error(errs, "%s: unknown setting \"%s\"", where, path);
     }
 }
 
@@ -571,7 +568,7 @@ static void apply_environment(ew_config *cfg, ew_config_errors *errs)
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : 0;
         if (!colon || colon == v || !end || *end || port <= 0 || port > 65535) {
-            add_error(errs, "EDGEWATCH_VALKEY_ADDR: expected HOST:PORT, got \"%s\"", v);
+            ew_config_add_error(errs, "EDGEWATCH_VALKEY_ADDR: expected HOST:PORT, got \"%s\"", v);
             return;
         }
         free(cfg->valkey_host);
@@ -588,11 +585,11 @@ size_t ew_config_load(ew_config *cfg, const char *path, ew_config_errors *errs)
         json_error_t jerr;
         json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-            add_error(errs, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+            ew_config_add_error(errs, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
             return errs->n - before;
         }
         if (!json_is_object(root))
-            add_error(errs, "%s: the top level must be a JSON object", path);
+            ew_config_add_error(errs, "%s: the top level must be a JSON object", path);
         else
             load_object(cfg, root, "", path, errs);
         json_decref(root);
@@ -605,7 +602,7 @@ bool ew_config_set(ew_config *cfg, const char *assignment, ew_config_errors *err
 {
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment) {
-        add_error(errs, "--set %s: expected key=value", assignment);
+        ew_config_add_error(errs, "--set %s: expected key=value", assignment);
         return false;
     }
     char key[256];
@@ -616,7 +613,7 @@ bool ew_config_set(ew_config *cfg, const char *assignment, ew_config_errors *err
     }
     const option *o = find_option(key);
     if (!o) {
-        add_error(errs, "--set %s: unknown setting \"%s\"", assignment, key);
+        ew_config_add_error(errs, "--set %s: unknown setting \"%s\"", assignment, key);
         return false;
     }
     return store_text(cfg, o, eq + 1, "--set", errs);
@@ -631,7 +628,7 @@ static void check_avro_schemas(const ew_config *cfg, ew_config_errors *errs)
     if (!ew_message_decoder_init(&md, (const char *const *)cfg->fields, cfg->n_fields, cfg->max_line_bytes,
                                  cfg->avro_ids, (const char *const *)cfg->avro_paths, cfg->n_avro, cfg->avro_bare,
                                  err, sizeof err)) {
-        add_error(errs, "cloudfront.avro: %s", err);
+        ew_config_add_error(errs, "cloudfront.avro: %s", err);
         return;
     }
     ew_message_decoder_free(&md);
@@ -640,31 +637,31 @@ static void check_avro_schemas(const ew_config *cfg, ew_config_errors *errs)
 static void validate_rule(const char *name, const ew_rule_config *r, ew_config_errors *errs)
 {
     if (!(r->z_warning > 0))
-        add_error(errs, "rules.%s.z_warning must be > 0", name);
+        ew_config_add_error(errs, "rules.%s.z_warning must be > 0", name);
     if (!(r->z_critical >= r->z_warning))
-        add_error(errs, "rules.%s.z_critical must be >= z_warning", name);
+        ew_config_add_error(errs, "rules.%s.z_critical must be >= z_warning", name);
     if (r->short_window_ms <= 0 || r->long_window_ms <= 0)
-        add_error(errs, "rules.%s.short_window and long_window must be > 0", name);
+        ew_config_add_error(errs, "rules.%s.short_window and long_window must be > 0", name);
     if (!(r->min_change >= 0))
-        add_error(errs, "rules.%s.min_change must be >= 0", name);
+        ew_config_add_error(errs, "rules.%s.min_change must be >= 0", name);
     /* The debounce history is a 32-bit mask of the last windows. */
     if (r->fire_window < 1 || r->fire_window > 32 || r->fire_after < 1 || r->fire_after > r->fire_window)
-        add_error(errs, "rules.%s: need 1 <= fire_after <= fire_window <= 32, got %d of %d", name, r->fire_after,
+        ew_config_add_error(errs, "rules.%s: need 1 <= fire_after <= fire_window <= 32, got %d of %d", name, r->fire_after,
                   r->fire_window);
     if (r->resolve_after < 1)
-        add_error(errs, "rules.%s.resolve_after must be >= 1", name);
+        ew_config_add_error(errs, "rules.%s.resolve_after must be >= 1", name);
 }
 
 static void validate_cost_rule(const char *name, const ew_rule_config *r, ew_config_errors *errs)
 {
     if (!(r->min_impact >= 0) || !(r->min_impact_percent >= 0))
-        add_error(errs, "rules.%s.min_impact and min_impact_percent must be >= 0", name);
+        ew_config_add_error(errs, "rules.%s.min_impact and min_impact_percent must be >= 0", name);
     if (r->run_rate_hours < 1 || r->run_rate_hours > 24)
-        add_error(errs, "rules.%s.run_rate_hours must be 1-24", name);
+        ew_config_add_error(errs, "rules.%s.run_rate_hours must be 1-24", name);
     /* The cost baseline is whole days, and at most EW_COST_MAX_DAYS of them
      * are read per project and refresh. */
     if (r->long_window_ms % 86400000 != 0 || r->long_window_ms > 56LL * 86400000)
-        add_error(errs, "rules.%s.long_window must be whole days, at most 56d", name);
+        ew_config_add_error(errs, "rules.%s.long_window must be whole days, at most 56d", name);
 }
 
 static void validate_rules(const ew_rule_config *rules, ew_config_errors *errs)
@@ -687,7 +684,7 @@ bool ew_config_override_rules(const ew_config *base, const ew_kv *overrides, siz
         snprintf(path, sizeof path, "rules.%s", overrides[i].key);
         const option *o = find_option(path);
         if (!o)
-            add_error(&errs, "unknown rule setting \"%s\"", overrides[i].key);
+            ew_config_add_error(&errs, "unknown rule setting \"%s\"", overrides[i].key);
         else
             store_text(&tmp, o, overrides[i].value, "override", &errs);
     }
@@ -705,49 +702,49 @@ size_t ew_config_validate(const ew_config *cfg, ew_config_errors *errs)
 {
     size_t before = errs->n;
     if (cfg->window_ms < 1000 || cfg->window_ms % 1000)
-        add_error(errs, "window.width must be a whole number of seconds, at least 1s");
+        ew_config_add_error(errs, "window.width must be a whole number of seconds, at least 1s");
     else if (3600000 % cfg->window_ms)
-        add_error(errs, "window.width must divide one hour evenly (hourly rollups), got %llds",
+        ew_config_add_error(errs, "window.width must divide one hour evenly (hourly rollups), got %llds",
                   (long long)(cfg->window_ms / 1000));
     if (cfg->flush_interval_ms < 10)
-        add_error(errs, "flush.interval must be at least 10ms");
+        ew_config_add_error(errs, "flush.interval must be at least 10ms");
     if (cfg->flush_max_pairs < 1)
-        add_error(errs, "flush.max_pairs must be at least 1");
+        ew_config_add_error(errs, "flush.max_pairs must be at least 1");
     if (cfg->valkey_port <= 0 || cfg->valkey_port > 65535)
-        add_error(errs, "valkey.port must be between 1 and 65535");
+        ew_config_add_error(errs, "valkey.port must be between 1 and 65535");
     if (cfg->max_line_bytes < 64)
-        add_error(errs, "cloudfront.max_line_bytes must be at least 64");
+        ew_config_add_error(errs, "cloudfront.max_line_bytes must be at least 64");
     if (strcmp(cfg->alerts_format, "json") != 0 && strcmp(cfg->alerts_format, "avro") != 0)
-        add_error(errs, "alerts.format must be \"json\" or \"avro\", got \"%s\"", cfg->alerts_format);
+        ew_config_add_error(errs, "alerts.format must be \"json\" or \"avro\", got \"%s\"", cfg->alerts_format);
     int longest = 0; /* the traffic rule with the longest short window */
     for (int r = 1; r < EW_TRAFFIC_RULES; r++)
         if (cfg->rules[r].short_window_ms > cfg->rules[longest].short_window_ms)
             longest = r;
     const char *name = ew_rule_name((ew_rule_id)longest);
     if (cfg->retention_ms < cfg->rules[longest].short_window_ms)
-        add_error(errs, "state.retention must be at least rules.%s.short_window", name);
+        ew_config_add_error(errs, "state.retention must be at least rules.%s.short_window", name);
     if (cfg->window_retention_ms && cfg->window_retention_ms < cfg->rules[longest].short_window_ms)
-        add_error(errs, "state.window_retention must be at least rules.%s.short_window", name);
+        ew_config_add_error(errs, "state.window_retention must be at least rules.%s.short_window", name);
     if (cfg->window_retention_ms && cfg->window_retention_ms < 2 * cfg->window_ms + cfg->lateness_ms)
-        add_error(errs, "state.window_retention must be at least 2 x window.width + window.allowed_lateness");
+        ew_config_add_error(errs, "state.window_retention must be at least 2 x window.width + window.allowed_lateness");
     if (cfg->window_retention_ms > cfg->retention_ms)
-        add_error(errs, "state.window_retention (%llds) must not exceed state.retention (%llds)",
+        ew_config_add_error(errs, "state.window_retention (%llds) must not exceed state.retention (%llds)",
                   (long long)(ew_config_window_ttl_ms(cfg) / 1000), (long long)(cfg->retention_ms / 1000));
     validate_rules(cfg->rules, errs);
     if (!(cfg->traffic_floor_per_min >= 0))
-        add_error(errs, "detection.traffic_floor must be >= 0");
+        ew_config_add_error(errs, "detection.traffic_floor must be >= 0");
     char err[256];
     if (!ew_fieldset_check((const char *const *)cfg->fields, cfg->n_fields, err, sizeof err))
-        add_error(errs, "cloudfront.fields: %s", err);
+        ew_config_add_error(errs, "cloudfront.fields: %s", err);
     else
         check_avro_schemas(cfg, errs);
     if (!*ew_config_kafka_get(cfg, "bootstrap.servers"))
-        add_error(errs, "kafka.bootstrap.servers is empty (set it or EDGEWATCH_BROKERS)");
+        ew_config_add_error(errs, "kafka.bootstrap.servers is empty (set it or EDGEWATCH_BROKERS)");
     rd_kafka_conf_t *conf = ew_config_kafka(cfg, NULL, err, sizeof err);
     if (conf)
         rd_kafka_conf_destroy(conf);
     else
-        add_error(errs, "kafka: %s", err);
+        ew_config_add_error(errs, "kafka: %s", err);
     return errs->n - before;
 }
 

@@ -54,6 +54,9 @@ bool ew_parse_date_days(ew_str text, int64_t *days);
 int64_t ew_days_from_civil(int y, unsigned m, unsigned d);
 /* Formats epoch ms as RFC 3339 UTC with seconds; buf needs 32 bytes. */
 char *ew_format_time(int64_t ms, char *buf, size_t cap);
+/* snprintf into an optional error buffer: nothing when err is NULL or
+ * errcap 0, so callers may pass NULL when they do not want the reason. */
+void ew_set_error(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Parse a non-negative decimal integer occupying the whole slice. */
 bool ew_parse_u64(ew_str s, uint64_t *out);

@@ -121,6 +121,10 @@ typedef struct {
     size_t n;
 } ew_config_errors;
 
+/* Adds one problem line (ignored past the 32nd): the loaders of other
+ * config sections (notify/notify_config.c) report the same way. */
+void ew_config_add_error(ew_config_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 void ew_config_defaults(ew_config *cfg);
 /* The 43 fields a real-time log config selects by default, canonical order. */
 const char *const *ew_default_fields(size_t *n);

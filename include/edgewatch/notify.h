@@ -316,5 +316,7 @@ void ew_dispatch_forget_partition(ew_dispatch *d, int32_t partition);
 /* Messages read but not yet done. */
 size_t ew_dispatch_pending(const ew_dispatch *d);
 ew_dispatch_counts ew_dispatch_counters(const ew_dispatch *d);
+/* Alerts delivered to receiver i (index into ew_notify_config.receivers). */
+uint64_t ew_dispatch_alerts_sent_to(const ew_dispatch *d, size_t receiver);
 
 #endif
