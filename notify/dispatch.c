@@ -547,6 +547,10 @@ static void attempt(ew_dispatch *d, size_t idx, int64_t now_ms)
         dl = &d->deliveries[idx];
         char err[256] = "";
         ew_send_result res = send_now(d, dl, alerts, dl->n, err, sizeof err);
+        /* A send can take up to the receiver's timeout: backoff and
+         * sent_at count from when it ended, not from when the pass began. */
+        if (d->hooks.clock)
+            now_ms = d->hooks.clock(d->hooks.ctx);
         if (res == EW_SEND_OK) {
             d->counts.notifications++;
             d->counts.alerts_sent += dl->n;

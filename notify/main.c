@@ -339,6 +339,12 @@ static bool dead_letter(void *ctx, const ew_dispatch_msg *m, const char *reason)
            ew_sink_flush(dl->sink, 10000);
 }
 
+static int64_t wall_clock(void *ctx)
+{
+    (void)ctx;
+    return ew_now_ms();
+}
+
 /* ---- the loops -------------------------------------------------------------------------- */
 
 /* Returns false when the client hit a fatal error and must stop. */
@@ -408,6 +414,25 @@ static int run_live(rd_kafka_t *rk, ew_dispatch *d, const char *topic)
     return EW_EXIT_OK;
 }
 
+/* Moves the --dry-run clock to ts, stopping at every moment something falls
+ * due on the way, as the live loop would have (a group flushed at
+ * group_wait, not when the next message happens to arrive). */
+static void advance_clock(ew_dispatch *d, int64_t *clock, int64_t ts)
+{
+    if (*clock == 0 || ts <= *clock) {
+        *clock = ts > *clock ? ts : *clock;
+        return;
+    }
+    for (;;) {
+        int64_t wait = ew_dispatch_run(d, *clock);
+        int64_t step = wait > 0 ? wait : 1;
+        if (*clock + step >= ts)
+            break;
+        *clock += step;
+    }
+    *clock = ts;
+}
+
 /* The clock of --dry-run: the messages' own timestamps, so the waits and
  * intervals apply as they would have when the alerts arrived. */
 static int run_dry(rd_kafka_t *rk, ew_dispatch *d, int partitions)
@@ -424,9 +449,7 @@ static int run_dry(rd_kafka_t *rk, ew_dispatch *d, int partitions)
         else if (msg->err)
             ok = handle_consumer_error(rk, msg);
         else {
-            int64_t ts = rd_kafka_message_timestamp(msg, NULL);
-            if (ts > clock)
-                clock = ts;
+            advance_clock(d, &clock, rd_kafka_message_timestamp(msg, NULL));
             ew_dispatch_run(d, clock);
             ew_dispatch_msg m = wire_of(msg);
             ew_dispatch_add(d, &m, clock);
@@ -526,7 +549,8 @@ static int consume(const ew_config *cfg, const ew_notify_config *nc, const cli_o
     rd_kafka_t *rk = NULL;
     if (make_parts(cfg, nc, opts->dry_run, &parts)) {
         dl.sink = parts.sink;
-        ew_dispatch_hooks hooks = {.ctx = &dl, .dead_letter = dead_letter, .dry_run = opts->dry_run};
+        ew_dispatch_hooks hooks = {.ctx = &dl, .dead_letter = dead_letter, .dry_run = opts->dry_run,
+                                   .clock = opts->dry_run ? NULL : wall_clock};
         st.dispatch = ew_dispatch_new(nc, parts.receivers, parts.store, parts.codec, topic, hooks);
         rk = create_consumer(cfg, nc, &st, opts->dry_run);
     }

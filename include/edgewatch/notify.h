@@ -284,6 +284,9 @@ typedef struct {
     bool (*dead_letter)(void *ctx, const ew_dispatch_msg *m, const char *reason);
     /* --dry-run: print each notification instead of sending it. */
     bool dry_run;
+    /* The time after a send (live: the wall clock), since a send takes up to
+     * the receiver's timeout. NULL: time stands still during a send. */
+    int64_t (*clock)(void *ctx);
 } ew_dispatch_hooks;
 
 typedef struct {
