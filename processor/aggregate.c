@@ -190,7 +190,7 @@ static ew_status_class status_class(uint32_t status)
     return status < 1000 ? (ew_status_class)by_hundreds[status / 100] : EW_SOTHER;
 }
 
-void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
+static inline __attribute__((always_inline)) void add_counters(ew_delta *d, const ew_cf_record *r, bool late)
 {
     d->requests++;
     d->bytes += r->bytes;
@@ -206,7 +206,18 @@ void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
         d->late++;
     else
         d->on_time = true;
+}
+
+void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
+{
+    add_counters(d, r, late);
     ew_topk_add_record(&d->top, r);
+}
+
+void ew_delta_add_clean(ew_delta *d, const ew_cf_record *r, bool late)
+{
+    add_counters(d, r, late);
+    ew_topk_add_clean_record(&d->top, r);
 }
 
 size_t ew_aggregate_pairs(const ew_aggregate *a) { return a->n_used; }

@@ -22,6 +22,7 @@
  * the caller gets them in input order: results do not depend on timing.
  */
 #include "edgewatch/line_feed.h"
+#include "edgewatch/topk.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -50,7 +51,8 @@ typedef struct {
     line_span *lines;       /* n non-empty lines, as the decoder gets them */
     unsigned char *heads;   /* records decoded by the reader, EW_CF_RECORD_HEAD bytes each */
     ew_decode_error *errors;
-    char *scratch;          /* the records' scratch bytes, detached */
+    uint32_t *dists;        /* with prepare: each head's distribution + 1, 0 for none */
+    char *scratch;          /* the records' scratch bytes, detached, and cleaned values */
     size_t n, n_decoded;    /* lines; the first n_decoded have heads */
     size_t scratch_used;
     batch_state state;      /* under the mutex once published */
@@ -61,6 +63,7 @@ struct ew_line_feed {
     ew_message_decoder decoder; /* the reader's */
     ew_message_decoder own;     /* the caller's, for the lines it decodes */
     ew_cf_record *record;       /* decoded into by the reader */
+    const ew_metadata *meta;    /* ew_line_feed_prepare's; NULL: records as decoded */
     size_t max_len, cap;        /* max_line_bytes; bytes of a batch */
     batch batches[N_BATCHES];
     void *region;               /* every batch's memory, one mapping */
@@ -81,18 +84,21 @@ struct ew_line_feed {
     /* The caller's. */
     size_t next_record;
     bool reading;               /* slot `released` is being read */
+    size_t dist;                /* of the record last returned */
+    char clean[EW_TOPK_CLEAN_MAX]; /* cleaned values of a record decoded here */
 };
 
 /* ---- set-up ---- */
 
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Memory of one batch in the region: bytes, lines, heads, reasons, scratch. */
+/* Memory of one batch in the region: bytes, lines, heads, reasons,
+ * distributions, scratch. */
 static size_t batch_size(size_t cap)
 {
     return round64(cap) + round64(BATCH_RECORDS * sizeof(line_span)) +
            round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD) + round64(BATCH_RECORDS * sizeof(ew_decode_error)) +
-           BATCH_SCRATCH;
+           round64(BATCH_RECORDS * sizeof(uint32_t)) + BATCH_SCRATCH;
 }
 
 static void batch_place(batch *b, char *at, size_t cap)
@@ -105,6 +111,8 @@ static void batch_place(batch *b, char *at, size_t cap)
     at += round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD);
     b->errors = (ew_decode_error *)(void *)at;
     at += round64(BATCH_RECORDS * sizeof(ew_decode_error));
+    b->dists = (uint32_t *)(void *)at;
+    at += round64(BATCH_RECORDS * sizeof(uint32_t));
     b->scratch = at;
 }
 
@@ -175,7 +183,19 @@ void ew_line_feed_free(ew_line_feed *f)
     free(f);
 }
 
+void ew_line_feed_prepare(ew_line_feed *f, const ew_metadata *m) { f->meta = m; }
+
 /* ---- reader: decoding a claimed batch ---- */
+
+/* ew_core_fold_prepared's work ahead of the fold, on whichever thread
+ * decoded r: the identity looked up, the top-list values cleaned into
+ * buf. Returns the distribution + 1 (0: none); *used gets buf's bytes. */
+static uint32_t prepare(const ew_line_feed *f, ew_cf_record *r, char *buf, size_t *used)
+{
+    *used = ew_topk_clean_record(r, buf);
+    const ew_distribution *d = ew_metadata_by_domain(f->meta, ew_cf_identity(r));
+    return d ? (uint32_t)ew_metadata_index_of(f->meta, d) + 1 : 0;
+}
 
 /* Decodes the batch's lines into heads until its scratch space could run
  * out; the caller decodes any lines left. A bad record is only its reason:
@@ -184,13 +204,18 @@ static void decode_batch(ew_line_feed *f, batch *b)
 {
     ew_cf_record *r = f->record;
     size_t i = 0;
-    for (; i < b->n && b->scratch_used + EW_CF_SCRATCH <= BATCH_SCRATCH; i++) {
+    for (; i < b->n && b->scratch_used + EW_CF_SCRATCH + EW_TOPK_CLEAN_MAX <= BATCH_SCRATCH; i++) {
         ew_decode_error e = ew_decode_message(&f->decoder, b->bytes + b->lines[i].at, b->lines[i].len, r);
         b->errors[i] = e;
         if (e != EW_DECODE_OK)
             continue;
         ew_cf_record_detach(r, b->scratch + b->scratch_used);
         b->scratch_used += r->scratch_used;
+        if (f->meta) {
+            size_t used;
+            b->dists[i] = prepare(f, r, b->scratch + b->scratch_used, &used);
+            b->scratch_used += used;
+        }
         memcpy(b->heads + i * EW_CF_RECORD_HEAD, r, EW_CF_RECORD_HEAD);
     }
     b->n_decoded = i;
@@ -467,12 +492,19 @@ bool ew_line_feed_next(ew_line_feed *f, ew_cf_record *rec, ew_decode_error *e)
         b = &f->batches[f->released % N_BATCHES];
     }
     size_t i = f->next_record++;
-    if (i < b->n_decoded)
+    if (i < b->n_decoded) {
         *e = copy_decoded(b, i, rec);
-    else
+        f->dist = b->dists[i];
+    } else {
         *e = ew_decode_message(&f->own, b->bytes + b->lines[i].at, b->lines[i].len, rec);
+        size_t used;
+        if (*e == EW_DECODE_OK && f->meta)
+            f->dist = prepare(f, rec, f->clean, &used);
+    }
     return true;
 }
+
+size_t ew_line_feed_dist(const ew_line_feed *f) { return f->dist; }
 
 uint64_t ew_line_feed_position(const ew_line_feed *f)
 {

@@ -274,6 +274,44 @@ void ew_topk_add_record(ew_topk *t, const ew_cf_record *r)
     add_dim(t, EW_DIM_EDGE, r->edge_location);
 }
 
+/* add_dim's cut and sanitizing, done ahead: the value is left as add_dim
+ * would count it, so add_clean_dim counts it the same. */
+static inline __attribute__((always_inline)) size_t clean_dim(ew_dim dim, ew_str *value, char *buf)
+{
+    size_t n = clip_utf8(*value, dim_cap[dim]);
+    value->len = n;
+    if (n == 0 || !has_control(value->ptr, n))
+        return 0;
+    sanitize(value->ptr, n, buf);
+    value->ptr = buf;
+    return n;
+}
+
+size_t ew_topk_clean_record(ew_cf_record *r, char *buf)
+{
+    size_t used = clean_dim(EW_DIM_CLIENT_IP, &r->client_ip, buf);
+    used += clean_dim(EW_DIM_ASN, &r->asn, buf + used);
+    used += clean_dim(EW_DIM_COUNTRY, &r->country, buf + used);
+    used += clean_dim(EW_DIM_URI, &r->uri_path, buf + used);
+    used += clean_dim(EW_DIM_EDGE, &r->edge_location, buf + used);
+    return used;
+}
+
+static inline __attribute__((always_inline)) void add_clean_dim(ew_topk *t, ew_dim dim, ew_str value)
+{
+    if (value.len)
+        add_value(t, dim, value.ptr, value.len);
+}
+
+void ew_topk_add_clean_record(ew_topk *t, const ew_cf_record *r)
+{
+    add_clean_dim(t, EW_DIM_CLIENT_IP, r->client_ip);
+    add_clean_dim(t, EW_DIM_ASN, r->asn);
+    add_clean_dim(t, EW_DIM_COUNTRY, r->country);
+    add_clean_dim(t, EW_DIM_URI, r->uri_path);
+    add_clean_dim(t, EW_DIM_EDGE, r->edge_location);
+}
+
 /* ---- ordering and writing ---- */
 
 static int value_cmp(const char *a, size_t an, const char *b, size_t bn)

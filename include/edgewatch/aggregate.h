@@ -56,6 +56,9 @@ size_t ew_entity_count(const ew_aggregate *a);
  * max_pairs pairs already: the caller must flush first. */
 ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms);
 void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late);
+/* The same for a record whose top-list values were cleaned ahead
+ * (ew_topk_clean_record). */
+void ew_delta_add_clean(ew_delta *d, const ew_cf_record *r, bool late);
 /* Live pairs, including those with no records since the last flush. */
 size_t ew_aggregate_pairs(const ew_aggregate *a);
 /* Pairs with records since the last flush. */
