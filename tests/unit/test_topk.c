@@ -572,6 +572,36 @@ static void test_merge_matches_format(void **state)
     assert_merge(text, text, EW_TOPK_KEEP, "8\t203.0.113.10\n8\t203.0.113.9\n4\t::ffff:203.0.113.9\n");
 }
 
+/* The in-memory store (state/memory.c) stores a formatted list as it is
+ * where nothing was stored yet, instead of merging it with nothing: that
+ * must give the same bytes for every sketch, whatever its values (long,
+ * cut, sanitized, UTF-8), counts and errors. */
+static void test_merge_of_format_is_identity(void **state)
+{
+    (void)state;
+    uint32_t seed = 11;
+    for (int round = 0; round < 2000; round++) {
+        ew_topk t;
+        ew_topk_clear(&t);
+        int adds = 1 + round % 97;
+        for (int i = 0; i < adds; i++) {
+            char v[100];
+            size_t n = random_value(&seed, v);
+            /* Few distinct values now and then, so some counts grow large. */
+            if (round % 3 == 0)
+                n %= 3;
+            for (int d = 0; d < EW_DIMS; d++)
+                ew_topk_add(&t, (ew_dim)d, ew_str_make(v, n));
+        }
+        for (int d = 0; d < EW_DIMS; d++) {
+            char text[EW_TOPK_TEXT_MAX], merged[EW_TOPK_MERGED_MAX];
+            size_t len = ew_topk_format(&t, (ew_dim)d, text, sizeof text);
+            assert_int_equal(ew_topk_merge_text("", 0, text, len, EW_TOPK_KEEP, merged, sizeof merged), len);
+            assert_memory_equal(merged, text, len + 1);
+        }
+    }
+}
+
 static void test_merge_cap_too_small(void **state)
 {
     (void)state;
@@ -657,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_merge_matches_format),
         cmocka_unit_test(test_clean_record_counts_the_same),
         cmocka_unit_test(test_merge_shared_vector_with_lua),
+        cmocka_unit_test(test_merge_of_format_is_identity),
         cmocka_unit_test(test_merge_cap_too_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
