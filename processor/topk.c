@@ -205,7 +205,8 @@ static const char *slot_bytes_const(const ew_topk *t, ew_dim dim, size_t i)
     return t->bytes + dim_off[dim] + i * dim_cap[dim];
 }
 
-static void slot_set(ew_topk *t, ew_dim dim, size_t i, const char *v, size_t n, uint32_t inherited)
+static inline __attribute__((always_inline)) void slot_set(ew_topk *t, ew_dim dim, size_t i, const char *v, size_t n,
+                                                            uint32_t inherited)
 {
     copy_bytes(slot_bytes(t, dim, i), v, n);
     t->len[dim_first[dim] + i] = (uint8_t)n;
@@ -223,20 +224,45 @@ static size_t slot_min(const uint32_t *count, size_t slots)
     return m;
 }
 
-/* Counts v (already cut and sanitized, n > 0) in dim. */
-static inline void add_value(ew_topk *t, ew_dim dim, const char *v, size_t n)
+/* The first min(n, 8) bytes at p in one word (load_short's for n < 8). */
+static uint64_t load_head(const char *p, size_t n)
+{
+    return n >= 8 ? load64(p) : load_short(p, n);
+}
+
+/* Counts v (already cut and sanitized, n > 0) in dim; inlined with a
+ * constant dim, so the slot count, offsets and capacity are constants and
+ * the screening loop unrolls. Every slot is screened at once, without
+ * branches: a bit for each used slot of the same length whose first 8
+ * bytes (the whole value, when shorter) are v's. On a long tail which slot
+ * matches is a coin toss, and a branch per slot mispredicted more than the
+ * screening costs. A value is in one slot at most, so the one screened
+ * slot that matches in full is the one the slot-by-slot search found. */
+static inline __attribute__((always_inline)) void add_value(ew_topk *t, ew_dim dim, const char *v, size_t n)
 {
     uint32_t *count = &t->count[dim_first[dim]];
     const uint8_t *len = &t->len[dim_first[dim]];
-    size_t i = 0, slots = dim_slots[dim];
-    for (; i < slots && count[i]; i++) {
-        if (len[i] == n && same_bytes(slot_bytes(t, dim, i), v, n)) {
+    size_t slots = dim_slots[dim];
+    uint64_t head = load_head(v, n);
+    unsigned used = 0, screened = 0;
+    for (size_t i = 0; i < slots; i++) {
+        unsigned in_use = count[i] != 0;
+        used |= in_use << i;
+        screened |= (in_use & (len[i] == n) & (load_head(slot_bytes(t, dim, i), n) == head)) << i;
+    }
+    for (; screened; screened &= screened - 1) {
+        size_t i = (size_t)__builtin_ctz(screened);
+        if (n <= 8 || same_bytes(slot_bytes(t, dim, i), v, n)) {
             count[i] = count_up(count[i]);
             return;
         }
     }
-    if (i < slots) {
-        slot_set(t, dim, i, v, n, 0);
+    /* Used slots are a prefix (counts never go back to 0), so the first
+     * free one is the lowest clear bit: a bit scan, where popcount would be
+     * a library call without -mpopcnt. */
+    size_t free_slot = (size_t)__builtin_ctz(~used);
+    if (free_slot < slots) {
+        slot_set(t, dim, free_slot, v, n, 0);
         return;
     }
     size_t m = slot_min(count, slots);
