@@ -18,8 +18,10 @@
 #include <string.h>
 
 typedef struct {
-    char *name; /* lower case */
-    size_t dist;
+    char *name; /* lower case, NUL-padded to a multiple of 8 bytes past its end */
+    uint64_t hash; /* hash_domain of the name: most probes end on it */
+    uint32_t len;
+    uint32_t dist;
 } domain_slot;
 
 struct ew_metadata {
@@ -38,49 +40,92 @@ static inline unsigned char ascii_lower(unsigned char c) { return c >= 'A' && c 
 /* Eight bytes at a time, per record. Setting bit 5 of every byte folds
  * A-Z onto a-z; it also merges a few pairs of other bytes ('@' and '`'),
  * which only costs a rare extra compare, never a wrong match. */
+static uint64_t load64(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* The last r (1..7) bytes of s, from offset s.len - r, in the low bytes
+ * of a word whose other bytes are 0 (what memcpy into a zeroed word
+ * gives). One load that overlaps the previous word when s is that long,
+ * rather than a variable-length memcpy call per record. */
+static uint64_t load_tail(ew_str s, size_t r)
+{
+    if (s.len >= 8)
+        return load64(s.ptr + s.len - 8) >> (8 * (8 - r));
+    uint64_t w = 0;
+    for (size_t k = 0; k < r; k++)
+        w |= (uint64_t)(unsigned char)s.ptr[s.len - r + k] << (8 * k);
+    return w;
+}
+
 static uint64_t hash_domain(ew_str s)
 {
     const uint64_t fold = 0x2020202020202020ULL;
-    uint64_t h = EW_HASH_SEED ^ s.len, w;
+    uint64_t h = EW_HASH_SEED ^ s.len;
     size_t i = 0;
     for (; i + 8 <= s.len; i += 8) {
-        memcpy(&w, s.ptr + i, 8);
-        h = (h ^ (w | fold)) * 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (load64(s.ptr + i) | fold)) * 0x9e3779b97f4a7c15ULL;
         h ^= h >> 32;
     }
     if (i < s.len) {
-        w = 0;
-        memcpy(&w, s.ptr + i, s.len - i);
-        h = (h ^ (w | fold)) * 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (load_tail(s, s.len - i) | fold)) * 0x9e3779b97f4a7c15ULL;
         h ^= h >> 32;
     }
     return h;
 }
 
-static bool domain_eq(const char *lower, ew_str s)
+/* ascii_lower of each byte of w, eight at a time: a byte gets bit 5 when
+ * it is below 0x80, at least 'A' and not above 'Z'. Adding to 7-bit
+ * values cannot carry into the next byte. */
+static uint64_t ascii_lower8(uint64_t w)
 {
-    for (size_t i = 0; i < s.len; i++)
-        if (!lower[i] || (unsigned char)lower[i] != ascii_lower((unsigned char)s.ptr[i]))
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t low7 = w & ~highs;
+    uint64_t at_least_a = low7 + (0x80 - 'A') * ones, above_z = low7 + (0x7f - 'Z') * ones;
+    uint64_t upper = (at_least_a ^ above_z) & ~w & highs;
+    return w | (upper >> 2);
+}
+
+/* Whether s, lower-cased, is the slot's name: the same length and the same
+ * bytes, compared eight at a time (the slot's name is padded for that). A
+ * NUL in s never matches, since names have none. */
+static bool domain_eq(const domain_slot *slot, ew_str s)
+{
+    if (slot->len != s.len)
+        return false;
+    size_t i = 0;
+    for (; i + 8 <= s.len; i += 8)
+        if (ascii_lower8(load64(s.ptr + i)) != load64(slot->name + i))
             return false;
-    return lower[s.len] == '\0';
+    return i == s.len || ascii_lower8(load_tail(s, s.len - i)) == load64(slot->name + i);
 }
 
 static bool index_domain(ew_metadata *m, const char *name, size_t dist, char *err, size_t errcap)
 {
     ew_str s = ew_str_make(name, strlen(name));
-    size_t i = hash_domain(s) & (m->n_slots - 1);
+    uint64_t h = hash_domain(s);
+    size_t i = h & (m->n_slots - 1);
     while (m->slots[i].name) {
-        if (domain_eq(m->slots[i].name, s)) {
+        if (m->slots[i].hash == h && domain_eq(&m->slots[i], s)) {
             snprintf(err, errcap, "name \"%s\" belongs to two distributions (%s and %s)", name,
                      m->dists[m->slots[i].dist].id, m->dists[dist].id);
             return false;
         }
         i = (i + 1) & (m->n_slots - 1);
     }
-    m->slots[i].name = strdup(name);
-    for (char *c = m->slots[i].name; *c; c++)
-        *c = (char)ascii_lower((unsigned char)*c);
-    m->slots[i].dist = dist;
+    /* Zeroed up to the next multiple of 8 past the NUL, for domain_eq. */
+    char *lower = calloc(s.len / 8 + 1, 8);
+    if (!lower || s.len > UINT32_MAX || dist > UINT32_MAX) {
+        free(lower);
+        snprintf(err, errcap, "out of memory for the name index");
+        return false;
+    }
+    for (size_t k = 0; k < s.len; k++)
+        lower[k] = (char)ascii_lower((unsigned char)name[k]);
+    m->slots[i] = (domain_slot){lower, h, (uint32_t)s.len, (uint32_t)dist};
     return true;
 }
 
@@ -432,9 +477,10 @@ void ew_metadata_free(ew_metadata *m)
 
 const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain)
 {
-    size_t i = hash_domain(domain) & (m->n_slots - 1);
+    uint64_t h = hash_domain(domain);
+    size_t i = h & (m->n_slots - 1);
     while (m->slots[i].name) {
-        if (domain_eq(m->slots[i].name, domain))
+        if (m->slots[i].hash == h && domain_eq(&m->slots[i], domain))
             return &m->dists[m->slots[i].dist];
         i = (i + 1) & (m->n_slots - 1);
     }
