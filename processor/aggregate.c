@@ -152,12 +152,29 @@ uint32_t ew_entity_intern(ew_aggregate *a, ew_str name)
 const char *ew_entity_name(const ew_aggregate *a, uint32_t id) { return a->entities[id].name; }
 size_t ew_entity_count(const ew_aggregate *a) { return a->n_entities; }
 
-ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
+/* Fibonacci hashing: the top bits of the product depend on every bit of
+ * the key (low bits would ignore the entity, which sits high). */
+static size_t pair_slot(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
 {
     uint64_t key = ((uint64_t)entity << 40) ^ (uint64_t)window_start_ms;
-    /* Fibonacci hashing: the top bits of the product depend on every bit of
-     * the key (low bits would ignore the entity, which sits high). */
-    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> a->slot_shift);
+    return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> a->slot_shift);
+}
+
+/* The pair's first index slot is read (the index is small and mostly
+ * cached); whatever delta it names is fetched, usually the pair's own. */
+void ew_aggregate_prefetch(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
+{
+    uint32_t v = a->index[pair_slot(a, entity, window_start_ms)];
+    if (!v)
+        return;
+    const char *d = (const char *)&a->deltas[v - 1];
+    for (size_t off = 0; off < sizeof(ew_delta); off += 64)
+        __builtin_prefetch(d + off, 1);
+}
+
+ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
+{
+    size_t i = pair_slot(a, entity, window_start_ms);
     for (uint32_t v; (v = a->index[i]); i = (i + 1) & (a->n_slots - 1)) {
         ew_delta *d = &a->deltas[v - 1];
         if (d->entity == entity && d->window_start_ms == window_start_ms)

@@ -506,6 +506,19 @@ bool ew_line_feed_next(ew_line_feed *f, ew_cf_record *rec, ew_decode_error *e)
 
 size_t ew_line_feed_dist(const ew_line_feed *f) { return f->dist; }
 
+bool ew_line_feed_peek(const ew_line_feed *f, size_t ahead, int64_t *ts_ms, size_t *dist)
+{
+    if (!f->reading || !f->meta)
+        return false;
+    const batch *b = &f->batches[f->released % N_BATCHES];
+    size_t i = f->next_record - 1 + ahead;
+    if (i >= b->n_decoded || b->errors[i] != EW_DECODE_OK)
+        return false;
+    memcpy(ts_ms, b->heads + i * EW_CF_RECORD_HEAD + offsetof(ew_cf_record, ts_ms), sizeof *ts_ms);
+    *dist = b->dists[i];
+    return true;
+}
+
 uint64_t ew_line_feed_position(const ew_line_feed *f)
 {
     return f->reading ? f->batches[f->released % N_BATCHES].position : 0;

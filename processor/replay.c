@@ -39,6 +39,8 @@
 #include <zlib.h>
 
 #define FLUSH_RECORDS 65536
+/* Records between a delta's prefetch and its fold (ew_core_prefetch). */
+#define FOLD_PREFETCH_AHEAD 4
 #define MAX_INPUTS 4096
 #define PROGRESS_EVERY_MS 1000
 #define LOG_EVERY_MS 10000
@@ -490,6 +492,12 @@ static bool replay_lines(replay *r, int32_t partition, gzFile gz)
     while (ok && !*r->stop && ew_line_feed_next(r->feed, r->record, &e)) {
         if ((offset & 4095) == 0)
             r->bytes_done = r->bytes_done_before + ew_line_feed_position(r->feed);
+        /* The delta a record a few ahead goes into, fetched while this one
+         * folds: deltas are spread over megabytes. */
+        int64_t ahead_ts;
+        size_t ahead_dist;
+        if (ew_line_feed_peek(r->feed, FOLD_PREFETCH_AHEAD, &ahead_ts, &ahead_dist))
+            ew_core_prefetch(r->core, ahead_ts, ahead_dist);
         ok = fold(r, partition, offset++, r->record, e, NULL, 0, ew_line_feed_dist(r->feed));
     }
     ew_line_feed_stop(r->feed);

@@ -46,6 +46,11 @@ void ew_line_feed_prepare(ew_line_feed *f, const ew_metadata *m);
 /* With prepare: the distribution of the record ew_line_feed_next last
  * returned (if it decoded), as ew_core_fold_prepared takes it. */
 size_t ew_line_feed_dist(const ew_line_feed *f);
+/* With prepare: the event time and distribution of the record `ahead`
+ * records after the one ew_line_feed_next last returned, when the reading
+ * thread decoded it and it is in the same batch; false otherwise. For
+ * prefetching only: it may be a record that will not decode. */
+bool ew_line_feed_peek(const ew_line_feed *f, size_t ahead, int64_t *ts_ms, size_t *dist);
 /* Where the input was (gzoffset) when the batch being read was filled. */
 uint64_t ew_line_feed_position(const ew_line_feed *f);
 /* Ends the input early or after its end, and waits for the thread. */

@@ -171,6 +171,14 @@ static void check_feed_prepared(ew_line_feed *f, const char *path, const text *t
     assert_true(ew_line_feed_start(f, gz, err, sizeof err));
     size_t n = 0;
     ew_decode_error e;
+    typedef struct {
+        size_t target, dist;
+        int64_t ts_ms;
+        bool valid;
+    } peeked;
+    peeked peeks[8];
+    memset(peeks, 0, sizeof peeks);
+    size_t n_checked = 0;
     while ((stop_after == 0 || n < stop_after) && ew_line_feed_next(f, got, &e)) {
         assert_true(n < n_ref);
         if (slow && n % 1000 == 0)
@@ -182,6 +190,18 @@ static void check_feed_prepared(ew_line_feed *f, const char *path, const text *t
             ew_topk_clean_record(want, clean);
             const ew_distribution *d = ew_metadata_by_domain(meta, ew_cf_identity(want));
             assert_int_equal(ew_line_feed_dist(f), d ? ew_metadata_index_of(meta, d) + 1 : 0);
+            const peeked *p = &peeks[n % 8];
+            if (p->valid && p->target == n) { /* what peek said of this record 1 to 3 records ago */
+                n_checked++;
+                assert_int_equal(p->ts_ms, got->ts_ms);
+                assert_int_equal(p->dist, ew_line_feed_dist(f));
+            }
+        }
+        if (meta) { /* 1, 2 or 3 ahead, in turn */
+            size_t ahead = 1 + n % 3;
+            peeked *p = &peeks[(n + ahead) % 8];
+            p->target = n + ahead;
+            p->valid = ew_line_feed_peek(f, ahead, &p->ts_ms, &p->dist);
         }
         if (e == EW_DECODE_OK)
             assert_same_record(got, want);
@@ -190,6 +210,8 @@ static void check_feed_prepared(ew_line_feed *f, const char *path, const text *t
     ew_line_feed_stop(f);
     gzclose(gz);
     assert_int_equal(n, stop_after ? stop_after : n_ref);
+    if (meta && slow) /* the reading thread decoded ahead: peeks saw records */
+        assert_true(n_checked > n / 4);
     free(want);
     free(got);
     free(starts);
