@@ -187,38 +187,64 @@ void ew_line_feed_prepare(ew_line_feed *f, const ew_metadata *m) { f->meta = m; 
 
 /* ---- reader: decoding a claimed batch ---- */
 
-/* ew_core_fold_prepared's work ahead of the fold, on whichever thread
- * decoded r: the identity looked up, the top-list values cleaned into
- * buf. Returns the distribution + 1 (0: none); *used gets buf's bytes. */
-static uint32_t prepare(const ew_line_feed *f, ew_cf_record *r, char *buf, size_t *used)
+static uint32_t dist_of(const ew_line_feed *f, const ew_distribution *d)
 {
-    *used = ew_topk_clean_record(r, buf);
-    const ew_distribution *d = ew_metadata_by_domain(f->meta, ew_cf_identity(r));
     return d ? (uint32_t)ew_metadata_index_of(f->meta, d) + 1 : 0;
+}
+
+/* ew_core_fold_prepared's work ahead of the fold, for a record the caller
+ * decoded: the identity looked up, the top-list values cleaned into buf.
+ * Returns the distribution + 1 (0: none). */
+static uint32_t prepare(const ew_line_feed *f, ew_cf_record *r, char *buf)
+{
+    ew_topk_clean_record(r, buf);
+    return dist_of(f, ew_metadata_by_domain(f->meta, ew_cf_identity(r)));
+}
+
+/* The batch's identities looked up, each index line fetched
+ * LOOKUP_AHEAD records before its lookup: the index is hundreds of
+ * kilobytes, and the batches streaming through this core evict it. */
+#define LOOKUP_AHEAD 8
+static void look_up_batch(const ew_line_feed *f, batch *b, const ew_str *ident, const uint64_t *hash)
+{
+    for (size_t i = 0; i < b->n_decoded && i < LOOKUP_AHEAD; i++)
+        ew_metadata_prefetch(f->meta, hash[i]);
+    for (size_t i = 0; i < b->n_decoded; i++) {
+        if (i + LOOKUP_AHEAD < b->n_decoded)
+            ew_metadata_prefetch(f->meta, hash[i + LOOKUP_AHEAD]);
+        if (b->errors[i] == EW_DECODE_OK)
+            b->dists[i] = dist_of(f, ew_metadata_by_domain_hashed(f->meta, ident[i], hash[i]));
+    }
 }
 
 /* Decodes the batch's lines into heads until its scratch space could run
  * out; the caller decodes any lines left. A bad record is only its reason:
- * the core reads nothing else of it. */
+ * the core reads nothing else of it. With prepare, values are cleaned as
+ * records are decoded and identities looked up after. */
 static void decode_batch(ew_line_feed *f, batch *b)
 {
     ew_cf_record *r = f->record;
+    ew_str ident[BATCH_RECORDS];
+    uint64_t hash[BATCH_RECORDS];
     size_t i = 0;
     for (; i < b->n && b->scratch_used + EW_CF_SCRATCH + EW_TOPK_CLEAN_MAX <= BATCH_SCRATCH; i++) {
         ew_decode_error e = ew_decode_message(&f->decoder, b->bytes + b->lines[i].at, b->lines[i].len, r);
         b->errors[i] = e;
+        hash[i] = 0;
         if (e != EW_DECODE_OK)
             continue;
         ew_cf_record_detach(r, b->scratch + b->scratch_used);
         b->scratch_used += r->scratch_used;
         if (f->meta) {
-            size_t used;
-            b->dists[i] = prepare(f, r, b->scratch + b->scratch_used, &used);
-            b->scratch_used += used;
+            b->scratch_used += ew_topk_clean_record(r, b->scratch + b->scratch_used);
+            ident[i] = ew_cf_identity(r);
+            hash[i] = ew_metadata_hash(ident[i]);
         }
         memcpy(b->heads + i * EW_CF_RECORD_HEAD, r, EW_CF_RECORD_HEAD);
     }
     b->n_decoded = i;
+    if (f->meta)
+        look_up_batch(f, b, ident, hash);
 }
 
 /* The newest published batch nobody has claimed, leaving the one the
@@ -497,9 +523,8 @@ bool ew_line_feed_next(ew_line_feed *f, ew_cf_record *rec, ew_decode_error *e)
         f->dist = b->dists[i];
     } else {
         *e = ew_decode_message(&f->own, b->bytes + b->lines[i].at, b->lines[i].len, rec);
-        size_t used;
         if (*e == EW_DECODE_OK && f->meta)
-            f->dist = prepare(f, rec, f->clean, &used);
+            f->dist = prepare(f, rec, f->clean);
     }
     return true;
 }

@@ -17,12 +17,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One cache line: a lookup that hits its first slot reads nothing else
+ * when the name fits in the slot, as d….cloudfront.net domains and ids
+ * do. Names are lower case and NUL-padded past their end to a multiple of
+ * 8 bytes, for domain_eq. */
+#define SHORT_NAME 40
 typedef struct {
-    char *name; /* lower case, NUL-padded to a multiple of 8 bytes past its end */
-    uint64_t hash; /* hash_domain of the name: most probes end on it */
+    uint64_t hash;     /* hash_domain of the name: most probes end on it */
     uint32_t len;
-    uint32_t dist;
+    uint32_t dist;     /* + 1; 0: the slot is free */
+    char *long_name;   /* when len >= SHORT_NAME */
+    char short_name[SHORT_NAME];
 } domain_slot;
+_Static_assert(sizeof(domain_slot) == 64, "a name slot is one cache line");
+
+static const char *slot_name(const domain_slot *slot)
+{
+    return slot->len < SHORT_NAME ? slot->short_name : slot->long_name;
+}
+
+/* Zeroed and aligned to cache lines; NULL when out of memory. */
+static domain_slot *alloc_slots(size_t n)
+{
+    domain_slot *slots = aligned_alloc(64, n * sizeof *slots);
+    if (slots)
+        memset(slots, 0, n * sizeof *slots);
+    return slots;
+}
 
 struct ew_metadata {
     ew_distribution *dists;
@@ -96,11 +117,12 @@ static bool domain_eq(const domain_slot *slot, ew_str s)
 {
     if (slot->len != s.len)
         return false;
+    const char *name = slot_name(slot);
     size_t i = 0;
     for (; i + 8 <= s.len; i += 8)
-        if (ascii_lower8(load64(s.ptr + i)) != load64(slot->name + i))
+        if (ascii_lower8(load64(s.ptr + i)) != load64(name + i))
             return false;
-    return i == s.len || ascii_lower8(load_tail(s, s.len - i)) == load64(slot->name + i);
+    return i == s.len || ascii_lower8(load_tail(s, s.len - i)) == load64(name + i);
 }
 
 static bool index_domain(ew_metadata *m, const char *name, size_t dist, char *err, size_t errcap)
@@ -108,24 +130,26 @@ static bool index_domain(ew_metadata *m, const char *name, size_t dist, char *er
     ew_str s = ew_str_make(name, strlen(name));
     uint64_t h = hash_domain(s);
     size_t i = h & (m->n_slots - 1);
-    while (m->slots[i].name) {
+    while (m->slots[i].dist) {
         if (m->slots[i].hash == h && domain_eq(&m->slots[i], s)) {
             snprintf(err, errcap, "name \"%s\" belongs to two distributions (%s and %s)", name,
-                     m->dists[m->slots[i].dist].id, m->dists[dist].id);
+                     m->dists[m->slots[i].dist - 1].id, m->dists[dist].id);
             return false;
         }
         i = (i + 1) & (m->n_slots - 1);
     }
-    /* Zeroed up to the next multiple of 8 past the NUL, for domain_eq. */
-    char *lower = calloc(s.len / 8 + 1, 8);
-    if (!lower || s.len > UINT32_MAX || dist > UINT32_MAX) {
-        free(lower);
+    domain_slot *slot = &m->slots[i];
+    /* A long name is zeroed up to the next multiple of 8 past its NUL. */
+    char *lower = s.len < SHORT_NAME ? slot->short_name : (slot->long_name = calloc(s.len / 8 + 1, 8));
+    if (!lower || s.len >= UINT32_MAX || dist >= UINT32_MAX) {
         snprintf(err, errcap, "out of memory for the name index");
         return false;
     }
     for (size_t k = 0; k < s.len; k++)
         lower[k] = (char)ascii_lower((unsigned char)name[k]);
-    m->slots[i] = (domain_slot){lower, h, (uint32_t)s.len, (uint32_t)dist};
+    slot->hash = h;
+    slot->len = (uint32_t)s.len;
+    slot->dist = (uint32_t)dist + 1;
     return true;
 }
 
@@ -411,7 +435,7 @@ ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
     ew_metadata *m = calloc(1, sizeof *m);
     m->n_slots = 16;
     if (!path) {
-        m->slots = calloc(m->n_slots, sizeof *m->slots);
+        m->slots = alloc_slots(m->n_slots);
         return m;
     }
     json_error_t jerr;
@@ -428,7 +452,7 @@ ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
     }
     while (m->n_slots < 2 * count_names(list))
         m->n_slots *= 2;
-    m->slots = calloc(m->n_slots, sizeof *m->slots);
+    m->slots = alloc_slots(m->n_slots);
     m->dists = calloc(json_array_size(list) + 1, sizeof *m->dists);
     size_t i;
     json_t *d;
@@ -467,24 +491,35 @@ void ew_metadata_free(ew_metadata *m)
         free(m->dists[i].overrides);
         free(m->dists[i].rules);
     }
-    for (size_t i = 0; i < m->n_slots; i++)
-        free(m->slots[i].name);
+    for (size_t i = 0; m->slots && i < m->n_slots; i++)
+        free(m->slots[i].long_name);
     free_projects(m);
     free(m->dists);
     free(m->slots);
     free(m);
 }
 
-const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain)
+uint64_t ew_metadata_hash(ew_str name) { return hash_domain(name); }
+
+void ew_metadata_prefetch(const ew_metadata *m, uint64_t hash)
 {
-    uint64_t h = hash_domain(domain);
-    size_t i = h & (m->n_slots - 1);
-    while (m->slots[i].name) {
-        if (m->slots[i].hash == h && domain_eq(&m->slots[i], domain))
-            return &m->dists[m->slots[i].dist];
+    __builtin_prefetch(&m->slots[hash & (m->n_slots - 1)]);
+}
+
+const ew_distribution *ew_metadata_by_domain_hashed(const ew_metadata *m, ew_str domain, uint64_t hash)
+{
+    size_t i = hash & (m->n_slots - 1);
+    while (m->slots[i].dist) {
+        if (m->slots[i].hash == hash && domain_eq(&m->slots[i], domain))
+            return &m->dists[m->slots[i].dist - 1];
         i = (i + 1) & (m->n_slots - 1);
     }
     return NULL;
+}
+
+const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain)
+{
+    return ew_metadata_by_domain_hashed(m, domain, hash_domain(domain));
 }
 
 const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id)
