@@ -31,9 +31,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Enough batches to keep reading while the caller flushes and scores,
- * about 10 ms every 65,536 records: 8 MiB of input ahead at most. */
-#define N_BATCHES 32
+/* Enough batches to keep reading and decoding while the caller flushes
+ * and scores, which over thousands of distributions takes 10-30 ms every
+ * 65,536 records: 24 MiB of input ahead at most, about 20 ms of decoding.
+ * With 32 batches the reading thread slept through most of each flush
+ * and the caller then waited for it (perf sched: 0.3 s of a 2.1 s
+ * replay); each batch is about 475 KB of memory. */
+#define N_BATCHES 96
 #define BATCH_BYTES (256u << 10)
 #define BATCH_RECORDS 512
 #define BATCH_SCRATCH (16 * EW_CF_SCRATCH)
