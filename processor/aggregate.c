@@ -312,6 +312,21 @@ size_t ew_delta_fields(const ew_delta *d, ew_field_value *out)
     return n;
 }
 
+void ew_delta_counters(const ew_delta *d, uint64_t out[EW_COUNTERS])
+{
+    out[EW_C_REQ] = d->requests;
+    out[EW_C_BYTES] = d->bytes;
+    out[EW_C_LATE] = d->late;
+    for (int i = 0; i < EW_STATUS_CLASSES; i++)
+        out[EW_C_STATUS + i] = d->status[i];
+    for (int i = 0; i < EW_RESULT_COUNT; i++)
+        out[EW_C_RESULT + i] = d->result[i];
+    for (int i = 0; i < EW_LAT_BUCKETS; i++) {
+        out[EW_C_TTFB + i] = d->ttfb[i];
+        out[EW_C_ORIGIN + i] = d->origin_fbl[i];
+    }
+}
+
 const char *ew_counter_name(int index)
 {
     static const char *const fixed[EW_C_STATUS] = {"req", "bytes", "late"};

@@ -156,10 +156,14 @@ typedef struct {
     size_t left, next_len;
 } arena;
 
-static void *arena_alloc(arena *a, size_t n)
+/* n bytes at a multiple of align (a power of two up to 16). */
+static void *arena_alloc_aligned(arena *a, size_t n, size_t align)
 {
-    n = (n + 15) & ~(size_t)15;
-    if (n > a->left) {
+    size_t pad = (size_t)-(uintptr_t)a->at & (align - 1);
+    if (pad + n <= a->left) {
+        a->at += pad;
+        a->left -= pad;
+    } else {
         size_t len = a->next_len ? a->next_len : ARENA_CHUNK_MIN;
         while (len < n + sizeof(arena_chunk) + 16)
             len *= 2;
@@ -181,6 +185,8 @@ static void *arena_alloc(arena *a, size_t n)
     a->left -= n;
     return p;
 }
+
+static void *arena_alloc(arena *a, size_t n) { return arena_alloc_aligned(a, n, 16); }
 
 static void arena_free(arena *a)
 {
@@ -269,10 +275,6 @@ typedef struct {
      * that committing them needs no lookup by name (checked by name). */
     uint32_t *loaded;
     size_t n_loaded;
-    /* ew_delta_fields' names in its fixed order, with their counter index. */
-    const char *field_name[EW_DELTA_MAX_FIELDS];
-    int field_index[EW_DELTA_MAX_FIELDS];
-    size_t n_fields;
     ew_state_stats stats;
     mem_cost *cost; /* memory_cost.c; NULL until first used */
 } memory_state;
@@ -377,43 +379,6 @@ static const mem_partition *find_partition(const memory_state *s, const char *to
 
 /* ---- flush ---- */
 
-/* ew_delta_fields names a delta's non-zero counters in one fixed order.
- * Learning that order once, with every counter set, turns each name of a
- * flush into its counter index with pointer compares, not string work. */
-static void learn_fields(memory_state *s)
-{
-    ew_delta all;
-    memset(&all, 0, sizeof all);
-    all.requests = all.bytes = all.late = 1;
-    for (int i = 0; i < EW_STATUS_CLASSES; i++)
-        all.status[i] = 1;
-    for (int i = 0; i < EW_RESULT_COUNT; i++)
-        all.result[i] = 1;
-    for (int i = 0; i < EW_LAT_BUCKETS; i++)
-        all.ttfb[i] = all.origin_fbl[i] = 1;
-    ew_field_value f[EW_DELTA_MAX_FIELDS];
-    s->n_fields = ew_delta_fields(&all, f);
-    for (size_t i = 0; i < s->n_fields; i++) {
-        s->field_name[i] = f[i].name;
-        s->field_index[i] = ew_counter_index(f[i].name);
-    }
-}
-
-/* A delta's fields as counter increments, indexed like ew_stored_window. */
-static void delta_counters(const memory_state *s, const ew_delta *d, uint64_t out[EW_COUNTERS])
-{
-    ew_field_value f[EW_DELTA_MAX_FIELDS];
-    size_t nf = ew_delta_fields(d, f), at = 0;
-    memset(out, 0, EW_COUNTERS * sizeof *out);
-    for (size_t i = 0; i < nf; i++) {
-        while (at < s->n_fields && s->field_name[at] != f[i].name)
-            at++;
-        int c = at < s->n_fields ? s->field_index[at] : ew_counter_index(f[i].name);
-        if (c >= 0)
-            out[c] += f[i].value;
-    }
-}
-
 static void add_counters(mem_row *r, const uint64_t add[EW_COUNTERS])
 {
     for (int c = 0; c < EW_COUNTERS; c++)
@@ -452,7 +417,7 @@ static void merge_top(memory_state *s, mem_row *r, ew_dim dim, const char *text,
     } else {
         r->top_order[r->n_tops++] = (uint8_t)dim;
     }
-    char *copy = arena_alloc(&s->arena, len + 1);
+    char *copy = arena_alloc_aligned(&s->arena, len + 1, 1); /* text: packed */
     memcpy(copy, text, len);
     copy[len] = '\0';
     r->tops[dim] = copy;
@@ -486,8 +451,9 @@ static void add_member(mem_window *w, uint32_t entity)
  * window's member set (SADD). */
 static void apply_counters(memory_state *s, uint32_t entity, mem_row *row, const ew_delta *d)
 {
+    /* By index: the fields flush.lua gets (ew_delta_fields), by name. */
     uint64_t add[EW_COUNTERS];
-    delta_counters(s, d, add);
+    ew_delta_counters(d, add);
     bool member = row->counters[EW_C_REQ] > 0;
     add_counters(row, add);
     int64_t ws = row->start_s, hs = ws / 3600 * 3600;
@@ -907,6 +873,5 @@ ew_state *ew_state_open_memory(const ew_config *cfg)
     s->cfg = cfg;
     table_init(&s->windows, sizeof(mem_window));
     table_init(&s->pending, sizeof(mem_pending));
-    learn_fields(s);
     return &s->base;
 }

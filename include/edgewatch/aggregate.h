@@ -102,6 +102,9 @@ enum {
 };
 /* Index of a stored field name, or -1 for anything else. */
 int ew_counter_index(const char *name);
+/* What ew_delta_fields lists, by counter index instead of field name (0
+ * where it lists nothing): for a store that keeps counters by index. */
+void ew_delta_counters(const ew_delta *d, uint64_t out[EW_COUNTERS]);
 const char *ew_counter_name(int index);
 /* Latency in ms at quantile q (0..1) of a histogram: the upper bound of the
  * bucket holding that rank (the open last bucket reports its lower bound,
