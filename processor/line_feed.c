@@ -499,6 +499,18 @@ static const size_t read_first[] = {
  * prefetches as having no effect. */
 static ew_decode_error copy_decoded(const batch *b, size_t i, ew_cf_record *rec)
 {
+    /* Twice as far ahead, the head itself (and its reason and
+     * distribution), so that reading it below, and ew_line_feed_peek, find
+     * it here already. */
+    size_t far = i + 2 * PREFETCH_AHEAD;
+    if (far < b->n_decoded) {
+        const unsigned char *head = b->heads + far * EW_CF_RECORD_HEAD;
+        for (size_t off = 0; off < EW_CF_RECORD_HEAD; off += 64)
+            __builtin_prefetch(head + off);
+        __builtin_prefetch(head + EW_CF_RECORD_HEAD - 1);
+        __builtin_prefetch(&b->errors[far]);
+        __builtin_prefetch(&b->dists[far]);
+    }
     size_t ahead = i + PREFETCH_AHEAD;
     if (ahead < b->n_decoded && b->errors[ahead] == EW_DECODE_OK)
         for (size_t k = 0; k < sizeof read_first / sizeof read_first[0]; k++) {
