@@ -160,11 +160,16 @@ static size_t pair_slot(const ew_aggregate *a, uint32_t entity, int64_t window_s
     return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> a->slot_shift);
 }
 
-/* The pair's first index slot is read (the index is small and mostly
- * cached); whatever delta it names is fetched, usually the pair's own. */
-void ew_aggregate_prefetch(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
+/* The pair's first index slot is read (asked for a few records earlier);
+ * whatever delta it names is fetched, usually the pair's own. */
+void ew_aggregate_prefetch(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms, bool index_only)
 {
-    uint32_t v = a->index[pair_slot(a, entity, window_start_ms)];
+    const uint32_t *slot = &a->index[pair_slot(a, entity, window_start_ms)];
+    if (index_only) {
+        __builtin_prefetch(slot);
+        return;
+    }
+    uint32_t v = *slot;
     if (!v)
         return;
     const char *d = (const char *)&a->deltas[v - 1];

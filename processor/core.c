@@ -248,11 +248,11 @@ ew_fold_status ew_core_fold_prepared(ew_core *c, int32_t partition, int64_t offs
     return pc->assigned ? fold_as(c, pc, offset, r, e, true, dist) : EW_FOLD_UNASSIGNED;
 }
 
-void ew_core_prefetch(const ew_core *c, int64_t ts_ms, size_t dist)
+void ew_core_prefetch(const ew_core *c, int64_t ts_ms, size_t dist, bool index_only)
 {
     uint32_t entity = dist ? c->entity_of_dist[dist - 1] : 0;
     if (entity)
-        ew_aggregate_prefetch(c->agg, entity - 1, ew_window_start(ts_ms, c->cfg->window_ms));
+        ew_aggregate_prefetch(c->agg, entity - 1, ew_window_start(ts_ms, c->cfg->window_ms), index_only);
 }
 
 const ew_metadata *ew_core_metadata(const ew_core *c) { return c->meta; }

@@ -493,11 +493,14 @@ static bool replay_lines(replay *r, int32_t partition, gzFile gz)
         if ((offset & 4095) == 0)
             r->bytes_done = r->bytes_done_before + ew_line_feed_position(r->feed);
         /* The delta a record a few ahead goes into, fetched while this one
-         * folds: deltas are spread over megabytes. */
+         * folds (deltas are spread over megabytes), and its index line
+         * twice as far ahead. */
         int64_t ahead_ts;
         size_t ahead_dist;
+        if (ew_line_feed_peek(r->feed, 2 * FOLD_PREFETCH_AHEAD, &ahead_ts, &ahead_dist))
+            ew_core_prefetch(r->core, ahead_ts, ahead_dist, true);
         if (ew_line_feed_peek(r->feed, FOLD_PREFETCH_AHEAD, &ahead_ts, &ahead_dist))
-            ew_core_prefetch(r->core, ahead_ts, ahead_dist);
+            ew_core_prefetch(r->core, ahead_ts, ahead_dist, false);
         ok = fold(r, partition, offset++, r->record, e, NULL, 0, ew_line_feed_dist(r->feed));
     }
     ew_line_feed_stop(r->feed);

@@ -684,9 +684,14 @@ static void fill_item(const memory_state *s, uint32_t entity, int64_t ws, ew_sco
         memcpy(it->counters, row->counters, sizeof it->counters);
     else
         memset(it->counters, 0, sizeof it->counters);
-    ew_detector_init(&it->det);
-    if (!e->history)
+    if (!e->history) {
+        ew_detector_init(&it->det);
         return;
+    }
+    /* Every member comes from the history, so the state is not cleared
+     * first (1 KB per entity and window). */
+    _Static_assert(sizeof(ew_detector_state) == sizeof(int64_t) + EW_TRAFFIC_RULES * sizeof(ew_rule_state),
+                   "a detector state is last_ws and the rules' states");
     it->det.last_ws = e->last_scored_ws;
     for (int r = 0; r < EW_TRAFFIC_RULES; r++)
         ew_history_slice(&e->history[r], ws * 1000, &it->det.rule[r]);

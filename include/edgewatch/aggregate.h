@@ -57,8 +57,10 @@ size_t ew_entity_count(const ew_aggregate *a);
 ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms);
 /* Asks the cache for the delta of (entity, window) a few records before it
  * is folded into (a hint: nothing changes). Live deltas are megabytes
- * apart and a record touches about sixteen of its delta's cache lines. */
-void ew_aggregate_prefetch(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms);
+ * apart and a record touches about sixteen of its delta's cache lines.
+ * The delta is found through the index, so its index line is asked for
+ * earlier still (index_only). */
+void ew_aggregate_prefetch(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms, bool index_only);
 void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late);
 /* The same for a record whose top-list values were cleaned ahead
  * (ew_topk_clean_record). */

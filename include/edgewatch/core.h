@@ -68,8 +68,9 @@ ew_fold_status ew_core_fold_prepared(ew_core *c, int32_t partition, int64_t offs
                                      ew_decode_error e, size_t dist);
 /* A hint before ew_core_fold_prepared of a record a few ahead (its event
  * time and dist): fetches the delta it will be folded into, if it has one
- * already. Changes nothing. */
-void ew_core_prefetch(const ew_core *c, int64_t ts_ms, size_t dist);
+ * already, or, further ahead (index_only), where to find it. Changes
+ * nothing. */
+void ew_core_prefetch(const ew_core *c, int64_t ts_ms, size_t dist, bool index_only);
 /* The metadata records are mapped with; it changes only on
  * ew_core_reload_metadata, which must not run while another thread looks
  * names up in it. */
