@@ -17,33 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One cache line: a lookup that hits its first slot reads nothing else
- * when the name fits in the slot, as d….cloudfront.net domains and ids
- * do. Names are lower case and NUL-padded past their end to a multiple of
- * 8 bytes, for domain_eq. */
-#define SHORT_NAME 40
+/* 16 bytes, as a name pointer and an index were: the metadata's memory
+ * counts per distribution (bench_memory). Names live in one pool, lower
+ * case and NUL-padded past their end to a multiple of 8 bytes (for
+ * domain_eq), packed, so a lookup reads the slot's line and one line of a
+ * dense pool rather than a malloc'd string anywhere on the heap. */
 typedef struct {
-    uint64_t hash;     /* hash_domain of the name: most probes end on it */
+    uint32_t tag;  /* the hash's high half: most probes end on it */
     uint32_t len;
-    uint32_t dist;     /* + 1; 0: the slot is free */
-    char *long_name;   /* when len >= SHORT_NAME */
-    char short_name[SHORT_NAME];
+    uint32_t dist; /* + 1; 0: the slot is free */
+    uint32_t at;   /* of the name in the pool */
 } domain_slot;
-_Static_assert(sizeof(domain_slot) == 64, "a name slot is one cache line");
 
-static const char *slot_name(const domain_slot *slot)
-{
-    return slot->len < SHORT_NAME ? slot->short_name : slot->long_name;
-}
+static uint32_t hash_tag(uint64_t hash) { return (uint32_t)(hash >> 32); }
 
-/* Zeroed and aligned to cache lines; NULL when out of memory. */
-static domain_slot *alloc_slots(size_t n)
-{
-    domain_slot *slots = aligned_alloc(64, n * sizeof *slots);
-    if (slots)
-        memset(slots, 0, n * sizeof *slots);
-    return slots;
-}
+/* Zeroed; NULL when out of memory. */
+static domain_slot *alloc_slots(size_t n) { return calloc(n, sizeof(domain_slot)); }
 
 struct ew_metadata {
     ew_distribution *dists;
@@ -52,6 +41,8 @@ struct ew_metadata {
     size_t n_projects;
     domain_slot *slots;
     size_t n_slots; /* power of two */
+    char *names;    /* the slots' names (see domain_slot) */
+    size_t names_len, names_cap;
 };
 
 /* ASCII case folding: DNS names compare case-insensitively in ASCII only,
@@ -113,11 +104,11 @@ static uint64_t ascii_lower8(uint64_t w)
 /* Whether s, lower-cased, is the slot's name: the same length and the same
  * bytes, compared eight at a time (the slot's name is padded for that). A
  * NUL in s never matches, since names have none. */
-static bool domain_eq(const domain_slot *slot, ew_str s)
+static bool domain_eq(const ew_metadata *m, const domain_slot *slot, ew_str s)
 {
     if (slot->len != s.len)
         return false;
-    const char *name = slot_name(slot);
+    const char *name = m->names + slot->at;
     size_t i = 0;
     for (; i + 8 <= s.len; i += 8)
         if (ascii_lower8(load64(s.ptr + i)) != load64(name + i))
@@ -131,25 +122,33 @@ static bool index_domain(ew_metadata *m, const char *name, size_t dist, char *er
     uint64_t h = hash_domain(s);
     size_t i = h & (m->n_slots - 1);
     while (m->slots[i].dist) {
-        if (m->slots[i].hash == h && domain_eq(&m->slots[i], s)) {
+        if (m->slots[i].tag == hash_tag(h) && domain_eq(m, &m->slots[i], s)) {
             snprintf(err, errcap, "name \"%s\" belongs to two distributions (%s and %s)", name,
                      m->dists[m->slots[i].dist - 1].id, m->dists[dist].id);
             return false;
         }
         i = (i + 1) & (m->n_slots - 1);
     }
-    domain_slot *slot = &m->slots[i];
-    /* A long name is zeroed up to the next multiple of 8 past its NUL. */
-    char *lower = s.len < SHORT_NAME ? slot->short_name : (slot->long_name = calloc(s.len / 8 + 1, 8));
-    if (!lower || s.len >= UINT32_MAX || dist >= UINT32_MAX) {
-        snprintf(err, errcap, "out of memory for the name index");
-        return false;
+    /* Zeroed from the name's end up to the next multiple of 8 past it. */
+    size_t room = (s.len / 8 + 1) * 8;
+    if (m->names_len + room > m->names_cap) {
+        size_t cap = m->names_cap ? 2 * m->names_cap : 4096;
+        while (cap < m->names_len + room)
+            cap *= 2;
+        char *names = cap <= UINT32_MAX ? realloc(m->names, cap) : NULL;
+        if (!names) {
+            snprintf(err, errcap, "out of memory for the name index");
+            return false;
+        }
+        m->names = names;
+        m->names_cap = cap;
     }
+    char *lower = m->names + m->names_len;
+    memset(lower, 0, room);
     for (size_t k = 0; k < s.len; k++)
         lower[k] = (char)ascii_lower((unsigned char)name[k]);
-    slot->hash = h;
-    slot->len = (uint32_t)s.len;
-    slot->dist = (uint32_t)dist + 1;
+    m->slots[i] = (domain_slot){hash_tag(h), (uint32_t)s.len, (uint32_t)dist + 1, (uint32_t)m->names_len};
+    m->names_len += room;
     return true;
 }
 
@@ -491,8 +490,7 @@ void ew_metadata_free(ew_metadata *m)
         free(m->dists[i].overrides);
         free(m->dists[i].rules);
     }
-    for (size_t i = 0; m->slots && i < m->n_slots; i++)
-        free(m->slots[i].long_name);
+    free(m->names);
     free_projects(m);
     free(m->dists);
     free(m->slots);
@@ -510,7 +508,7 @@ const ew_distribution *ew_metadata_by_domain_hashed(const ew_metadata *m, ew_str
 {
     size_t i = hash & (m->n_slots - 1);
     while (m->slots[i].dist) {
-        if (m->slots[i].hash == hash && domain_eq(&m->slots[i], domain))
+        if (m->slots[i].tag == hash_tag(hash) && domain_eq(m, &m->slots[i], domain))
             return &m->dists[m->slots[i].dist - 1];
         i = (i + 1) & (m->n_slots - 1);
     }
