@@ -152,12 +152,34 @@ uint32_t ew_entity_intern(ew_aggregate *a, ew_str name)
 const char *ew_entity_name(const ew_aggregate *a, uint32_t id) { return a->entities[id].name; }
 size_t ew_entity_count(const ew_aggregate *a) { return a->n_entities; }
 
-ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
+/* Fibonacci hashing: the top bits of the product depend on every bit of
+ * the key (low bits would ignore the entity, which sits high). */
+static size_t pair_slot(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
 {
     uint64_t key = ((uint64_t)entity << 40) ^ (uint64_t)window_start_ms;
-    /* Fibonacci hashing: the top bits of the product depend on every bit of
-     * the key (low bits would ignore the entity, which sits high). */
-    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> a->slot_shift);
+    return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> a->slot_shift);
+}
+
+/* The pair's first index slot is read (asked for a few records earlier);
+ * whatever delta it names is fetched, usually the pair's own. */
+void ew_aggregate_prefetch(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms, bool index_only)
+{
+    const uint32_t *slot = &a->index[pair_slot(a, entity, window_start_ms)];
+    if (index_only) {
+        __builtin_prefetch(slot);
+        return;
+    }
+    uint32_t v = *slot;
+    if (!v)
+        return;
+    const char *d = (const char *)&a->deltas[v - 1];
+    for (size_t off = 0; off < sizeof(ew_delta); off += 64)
+        __builtin_prefetch(d + off, 1);
+}
+
+ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms)
+{
+    size_t i = pair_slot(a, entity, window_start_ms);
     for (uint32_t v; (v = a->index[i]); i = (i + 1) & (a->n_slots - 1)) {
         ew_delta *d = &a->deltas[v - 1];
         if (d->entity == entity && d->window_start_ms == window_start_ms)
@@ -190,7 +212,7 @@ static ew_status_class status_class(uint32_t status)
     return status < 1000 ? (ew_status_class)by_hundreds[status / 100] : EW_SOTHER;
 }
 
-void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
+static inline __attribute__((always_inline)) void add_counters(ew_delta *d, const ew_cf_record *r, bool late)
 {
     d->requests++;
     d->bytes += r->bytes;
@@ -206,7 +228,18 @@ void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
         d->late++;
     else
         d->on_time = true;
+}
+
+void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late)
+{
+    add_counters(d, r, late);
     ew_topk_add_record(&d->top, r);
+}
+
+void ew_delta_add_clean(ew_delta *d, const ew_cf_record *r, bool late)
+{
+    add_counters(d, r, late);
+    ew_topk_add_clean_record(&d->top, r);
 }
 
 size_t ew_aggregate_pairs(const ew_aggregate *a) { return a->n_used; }
@@ -282,6 +315,21 @@ size_t ew_delta_fields(const ew_delta *d, ew_field_value *out)
     for (int i = 0; i < EW_LAT_BUCKETS; i++)
         n = put(out, n, origin_names[i], d->origin_fbl[i]);
     return n;
+}
+
+void ew_delta_counters(const ew_delta *d, uint64_t out[EW_COUNTERS])
+{
+    out[EW_C_REQ] = d->requests;
+    out[EW_C_BYTES] = d->bytes;
+    out[EW_C_LATE] = d->late;
+    for (int i = 0; i < EW_STATUS_CLASSES; i++)
+        out[EW_C_STATUS + i] = d->status[i];
+    for (int i = 0; i < EW_RESULT_COUNT; i++)
+        out[EW_C_RESULT + i] = d->result[i];
+    for (int i = 0; i < EW_LAT_BUCKETS; i++) {
+        out[EW_C_TTFB + i] = d->ttfb[i];
+        out[EW_C_ORIGIN + i] = d->origin_fbl[i];
+    }
 }
 
 const char *ew_counter_name(int index)

@@ -164,19 +164,27 @@ void ew_core_end_of_input(ew_core *c)
 
 /* ---- records ---- */
 
-static uint32_t entity_of(ew_core *c, const ew_cf_record *r)
+/* dist: the record's distribution's position in c->meta + 1, 0 when its
+ * domain names none. */
+static uint32_t entity_of_dist(ew_core *c, const ew_cf_record *r, size_t dist)
 {
-    ew_str key = ew_cf_identity(r);
-    const ew_distribution *d = ew_metadata_by_domain(c->meta, key);
-    if (d) {
+    if (dist) {
         /* Interned once per distribution, not hashed again per record. */
-        uint32_t *cached = &c->entity_of_dist[ew_metadata_index_of(c->meta, d)];
-        if (!*cached)
+        uint32_t *cached = &c->entity_of_dist[dist - 1];
+        if (!*cached) {
+            const ew_distribution *d = ew_metadata_at(c->meta, dist - 1);
             *cached = ew_entity_intern(c->agg, ew_str_make(d->id, strlen(d->id))) + 1;
+        }
         return *cached - 1;
     }
     c->n.unmapped++;
-    return ew_entity_intern(c->agg, key);
+    return ew_entity_intern(c->agg, ew_cf_identity(r));
+}
+
+static size_t dist_of(const ew_core *c, const ew_cf_record *r)
+{
+    const ew_distribution *d = ew_metadata_by_domain(c->meta, ew_cf_identity(r));
+    return d ? ew_metadata_index_of(c->meta, d) + 1 : 0;
 }
 
 static void consumed(ew_partition_clock *pc, int64_t offset)
@@ -186,9 +194,13 @@ static void consumed(ew_partition_clock *pc, int64_t offset)
     pc->next_offset = offset + 1;
 }
 
-/* Folds a decoded record (or counts why it is bad) into partition pc. */
-static ew_fold_status fold(ew_core *c, ew_partition_clock *pc, int64_t offset, const ew_cf_record *r,
-                           ew_decode_error e)
+/* Folds a decoded record (or counts why it is bad) into partition pc.
+ * prepared: the reading thread already looked up the distribution (dist,
+ * as entity_of_dist takes it) and cleaned the top-list values; inlined
+ * with a constant, so each caller gets its own straight path. */
+static inline __attribute__((always_inline)) ew_fold_status fold_as(ew_core *c, ew_partition_clock *pc,
+                                                                      int64_t offset, const ew_cf_record *r,
+                                                                      ew_decode_error e, bool prepared, size_t dist)
 {
     if (e != EW_DECODE_OK) {
         c->n.decode_errors[e]++;
@@ -200,17 +212,26 @@ static ew_fold_status fold(ew_core *c, ew_partition_clock *pc, int64_t offset, c
         consumed(pc, offset);
         return EW_FOLD_SKIPPED;
     }
-    uint32_t entity = entity_of(c, r);
+    uint32_t entity = entity_of_dist(c, r, prepared ? dist : dist_of(c, r));
     ew_delta *d = ew_aggregate_slot(c->agg, entity, ew_window_start(r->ts_ms, c->cfg->window_ms));
     if (!d)
         return EW_FOLD_FULL;
     bool late = ew_windows_observe(&c->windows, pc, r->ts_ms, offset);
-    ew_delta_add(d, r, late);
+    if (prepared)
+        ew_delta_add_clean(d, r, late);
+    else
+        ew_delta_add(d, r, late);
     if (r->ts_ms > c->n.newest_event_ms)
         c->n.newest_event_ms = r->ts_ms;
     c->n.records++;
     c->n.late += late;
     return EW_FOLD_OK;
+}
+
+static ew_fold_status fold(ew_core *c, ew_partition_clock *pc, int64_t offset, const ew_cf_record *r,
+                           ew_decode_error e)
+{
+    return fold_as(c, pc, offset, r, e, false, 0);
 }
 
 ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offset, const ew_cf_record *r,
@@ -219,6 +240,22 @@ ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offse
     ew_partition_clock *pc = ew_windows_partition(&c->windows, partition);
     return pc->assigned ? fold(c, pc, offset, r, e) : EW_FOLD_UNASSIGNED;
 }
+
+ew_fold_status ew_core_fold_prepared(ew_core *c, int32_t partition, int64_t offset, const ew_cf_record *r,
+                                     ew_decode_error e, size_t dist)
+{
+    ew_partition_clock *pc = ew_windows_partition(&c->windows, partition);
+    return pc->assigned ? fold_as(c, pc, offset, r, e, true, dist) : EW_FOLD_UNASSIGNED;
+}
+
+void ew_core_prefetch(const ew_core *c, int64_t ts_ms, size_t dist, bool index_only)
+{
+    uint32_t entity = dist ? c->entity_of_dist[dist - 1] : 0;
+    if (entity)
+        ew_aggregate_prefetch(c->agg, entity - 1, ew_window_start(ts_ms, c->cfg->window_ms), index_only);
+}
+
+const ew_metadata *ew_core_metadata(const ew_core *c) { return c->meta; }
 
 ew_fold_status ew_core_fold(ew_core *c, int32_t partition, int64_t offset, const void *buf, size_t len,
                             ew_decode_error *reason)

@@ -22,6 +22,7 @@
  * the caller gets them in input order: results do not depend on timing.
  */
 #include "edgewatch/line_feed.h"
+#include "edgewatch/topk.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -30,9 +31,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Enough batches to keep reading while the caller flushes and scores,
- * about 10 ms every 65,536 records: 8 MiB of input ahead at most. */
-#define N_BATCHES 32
+/* Enough batches to keep reading and decoding while the caller flushes
+ * and scores, which over thousands of distributions takes 10-30 ms every
+ * 65,536 records: 24 MiB of input ahead at most, about 20 ms of decoding.
+ * With 32 batches the reading thread slept through most of each flush
+ * and the caller then waited for it (perf sched: 0.3 s of a 2.1 s
+ * replay); each batch is about 475 KB of memory. */
+#define N_BATCHES 96
 #define BATCH_BYTES (256u << 10)
 #define BATCH_RECORDS 512
 #define BATCH_SCRATCH (16 * EW_CF_SCRATCH)
@@ -50,7 +55,8 @@ typedef struct {
     line_span *lines;       /* n non-empty lines, as the decoder gets them */
     unsigned char *heads;   /* records decoded by the reader, EW_CF_RECORD_HEAD bytes each */
     ew_decode_error *errors;
-    char *scratch;          /* the records' scratch bytes, detached */
+    uint32_t *dists;        /* with prepare: each head's distribution + 1, 0 for none */
+    char *scratch;          /* the records' scratch bytes, detached, and cleaned values */
     size_t n, n_decoded;    /* lines; the first n_decoded have heads */
     size_t scratch_used;
     batch_state state;      /* under the mutex once published */
@@ -61,6 +67,7 @@ struct ew_line_feed {
     ew_message_decoder decoder; /* the reader's */
     ew_message_decoder own;     /* the caller's, for the lines it decodes */
     ew_cf_record *record;       /* decoded into by the reader */
+    const ew_metadata *meta;    /* ew_line_feed_prepare's; NULL: records as decoded */
     size_t max_len, cap;        /* max_line_bytes; bytes of a batch */
     batch batches[N_BATCHES];
     void *region;               /* every batch's memory, one mapping */
@@ -81,18 +88,21 @@ struct ew_line_feed {
     /* The caller's. */
     size_t next_record;
     bool reading;               /* slot `released` is being read */
+    size_t dist;                /* of the record last returned */
+    char clean[EW_TOPK_CLEAN_MAX]; /* cleaned values of a record decoded here */
 };
 
 /* ---- set-up ---- */
 
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Memory of one batch in the region: bytes, lines, heads, reasons, scratch. */
+/* Memory of one batch in the region: bytes, lines, heads, reasons,
+ * distributions, scratch. */
 static size_t batch_size(size_t cap)
 {
     return round64(cap) + round64(BATCH_RECORDS * sizeof(line_span)) +
            round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD) + round64(BATCH_RECORDS * sizeof(ew_decode_error)) +
-           BATCH_SCRATCH;
+           round64(BATCH_RECORDS * sizeof(uint32_t)) + BATCH_SCRATCH;
 }
 
 static void batch_place(batch *b, char *at, size_t cap)
@@ -105,6 +115,8 @@ static void batch_place(batch *b, char *at, size_t cap)
     at += round64((size_t)BATCH_RECORDS * EW_CF_RECORD_HEAD);
     b->errors = (ew_decode_error *)(void *)at;
     at += round64(BATCH_RECORDS * sizeof(ew_decode_error));
+    b->dists = (uint32_t *)(void *)at;
+    at += round64(BATCH_RECORDS * sizeof(uint32_t));
     b->scratch = at;
 }
 
@@ -175,25 +187,68 @@ void ew_line_feed_free(ew_line_feed *f)
     free(f);
 }
 
+void ew_line_feed_prepare(ew_line_feed *f, const ew_metadata *m) { f->meta = m; }
+
 /* ---- reader: decoding a claimed batch ---- */
+
+static uint32_t dist_of(const ew_line_feed *f, const ew_distribution *d)
+{
+    return d ? (uint32_t)ew_metadata_index_of(f->meta, d) + 1 : 0;
+}
+
+/* ew_core_fold_prepared's work ahead of the fold, for a record the caller
+ * decoded: the identity looked up, the top-list values cleaned into buf.
+ * Returns the distribution + 1 (0: none). */
+static uint32_t prepare(const ew_line_feed *f, ew_cf_record *r, char *buf)
+{
+    ew_topk_clean_record(r, buf);
+    return dist_of(f, ew_metadata_by_domain(f->meta, ew_cf_identity(r)));
+}
+
+/* The batch's identities looked up, each index line fetched
+ * LOOKUP_AHEAD records before its lookup: the index is hundreds of
+ * kilobytes, and the batches streaming through this core evict it. */
+#define LOOKUP_AHEAD 8
+static void look_up_batch(const ew_line_feed *f, batch *b, const ew_str *ident, const uint64_t *hash)
+{
+    for (size_t i = 0; i < b->n_decoded && i < LOOKUP_AHEAD; i++)
+        ew_metadata_prefetch(f->meta, hash[i]);
+    for (size_t i = 0; i < b->n_decoded; i++) {
+        if (i + LOOKUP_AHEAD < b->n_decoded)
+            ew_metadata_prefetch(f->meta, hash[i + LOOKUP_AHEAD]);
+        if (b->errors[i] == EW_DECODE_OK)
+            b->dists[i] = dist_of(f, ew_metadata_by_domain_hashed(f->meta, ident[i], hash[i]));
+    }
+}
 
 /* Decodes the batch's lines into heads until its scratch space could run
  * out; the caller decodes any lines left. A bad record is only its reason:
- * the core reads nothing else of it. */
+ * the core reads nothing else of it. With prepare, values are cleaned as
+ * records are decoded and identities looked up after. */
 static void decode_batch(ew_line_feed *f, batch *b)
 {
     ew_cf_record *r = f->record;
+    ew_str ident[BATCH_RECORDS];
+    uint64_t hash[BATCH_RECORDS];
     size_t i = 0;
-    for (; i < b->n && b->scratch_used + EW_CF_SCRATCH <= BATCH_SCRATCH; i++) {
+    for (; i < b->n && b->scratch_used + EW_CF_SCRATCH + EW_TOPK_CLEAN_MAX <= BATCH_SCRATCH; i++) {
         ew_decode_error e = ew_decode_message(&f->decoder, b->bytes + b->lines[i].at, b->lines[i].len, r);
         b->errors[i] = e;
+        hash[i] = 0;
         if (e != EW_DECODE_OK)
             continue;
         ew_cf_record_detach(r, b->scratch + b->scratch_used);
         b->scratch_used += r->scratch_used;
+        if (f->meta) {
+            b->scratch_used += ew_topk_clean_record(r, b->scratch + b->scratch_used);
+            ident[i] = ew_cf_identity(r);
+            hash[i] = ew_metadata_hash(ident[i]);
+        }
         memcpy(b->heads + i * EW_CF_RECORD_HEAD, r, EW_CF_RECORD_HEAD);
     }
     b->n_decoded = i;
+    if (f->meta)
+        look_up_batch(f, b, ident, hash);
 }
 
 /* The newest published batch nobody has claimed, leaving the one the
@@ -444,6 +499,18 @@ static const size_t read_first[] = {
  * prefetches as having no effect. */
 static ew_decode_error copy_decoded(const batch *b, size_t i, ew_cf_record *rec)
 {
+    /* Twice as far ahead, the head itself (and its reason and
+     * distribution), so that reading it below, and ew_line_feed_peek, find
+     * it here already. */
+    size_t far = i + 2 * PREFETCH_AHEAD;
+    if (far < b->n_decoded) {
+        const unsigned char *head = b->heads + far * EW_CF_RECORD_HEAD;
+        for (size_t off = 0; off < EW_CF_RECORD_HEAD; off += 64)
+            __builtin_prefetch(head + off);
+        __builtin_prefetch(head + EW_CF_RECORD_HEAD - 1);
+        __builtin_prefetch(&b->errors[far]);
+        __builtin_prefetch(&b->dists[far]);
+    }
     size_t ahead = i + PREFETCH_AHEAD;
     if (ahead < b->n_decoded && b->errors[ahead] == EW_DECODE_OK)
         for (size_t k = 0; k < sizeof read_first / sizeof read_first[0]; k++) {
@@ -467,10 +534,29 @@ bool ew_line_feed_next(ew_line_feed *f, ew_cf_record *rec, ew_decode_error *e)
         b = &f->batches[f->released % N_BATCHES];
     }
     size_t i = f->next_record++;
-    if (i < b->n_decoded)
+    if (i < b->n_decoded) {
         *e = copy_decoded(b, i, rec);
-    else
+        f->dist = b->dists[i];
+    } else {
         *e = ew_decode_message(&f->own, b->bytes + b->lines[i].at, b->lines[i].len, rec);
+        if (*e == EW_DECODE_OK && f->meta)
+            f->dist = prepare(f, rec, f->clean);
+    }
+    return true;
+}
+
+size_t ew_line_feed_dist(const ew_line_feed *f) { return f->dist; }
+
+bool ew_line_feed_peek(const ew_line_feed *f, size_t ahead, int64_t *ts_ms, size_t *dist)
+{
+    if (!f->reading || !f->meta)
+        return false;
+    const batch *b = &f->batches[f->released % N_BATCHES];
+    size_t i = f->next_record - 1 + ahead;
+    if (i >= b->n_decoded || b->errors[i] != EW_DECODE_OK)
+        return false;
+    memcpy(ts_ms, b->heads + i * EW_CF_RECORD_HEAD + offsetof(ew_cf_record, ts_ms), sizeof *ts_ms);
+    *dist = b->dists[i];
     return true;
 }
 

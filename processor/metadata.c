@@ -17,10 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 16 bytes, as a name pointer and an index were: the metadata's memory
+ * counts per distribution (bench_memory). Names live in one pool, lower
+ * case and NUL-padded past their end to a multiple of 8 bytes (for
+ * domain_eq), packed, so a lookup reads the slot's line and one line of a
+ * dense pool rather than a malloc'd string anywhere on the heap. */
 typedef struct {
-    char *name; /* lower case */
-    size_t dist;
+    uint32_t tag;  /* the hash's high half: most probes end on it */
+    uint32_t len;
+    uint32_t dist; /* + 1; 0: the slot is free */
+    uint32_t at;   /* of the name in the pool */
 } domain_slot;
+
+static uint32_t hash_tag(uint64_t hash) { return (uint32_t)(hash >> 32); }
+
+/* Zeroed; NULL when out of memory. */
+static domain_slot *alloc_slots(size_t n) { return calloc(n, sizeof(domain_slot)); }
 
 struct ew_metadata {
     ew_distribution *dists;
@@ -29,6 +41,8 @@ struct ew_metadata {
     size_t n_projects;
     domain_slot *slots;
     size_t n_slots; /* power of two */
+    char *names;    /* the slots' names (see domain_slot) */
+    size_t names_len, names_cap;
 };
 
 /* ASCII case folding: DNS names compare case-insensitively in ASCII only,
@@ -38,49 +52,103 @@ static inline unsigned char ascii_lower(unsigned char c) { return c >= 'A' && c 
 /* Eight bytes at a time, per record. Setting bit 5 of every byte folds
  * A-Z onto a-z; it also merges a few pairs of other bytes ('@' and '`'),
  * which only costs a rare extra compare, never a wrong match. */
+static uint64_t load64(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* The last r (1..7) bytes of s, from offset s.len - r, in the low bytes
+ * of a word whose other bytes are 0 (what memcpy into a zeroed word
+ * gives). One load that overlaps the previous word when s is that long,
+ * rather than a variable-length memcpy call per record. */
+static uint64_t load_tail(ew_str s, size_t r)
+{
+    if (s.len >= 8)
+        return load64(s.ptr + s.len - 8) >> (8 * (8 - r));
+    uint64_t w = 0;
+    for (size_t k = 0; k < r; k++)
+        w |= (uint64_t)(unsigned char)s.ptr[s.len - r + k] << (8 * k);
+    return w;
+}
+
 static uint64_t hash_domain(ew_str s)
 {
     const uint64_t fold = 0x2020202020202020ULL;
-    uint64_t h = EW_HASH_SEED ^ s.len, w;
+    uint64_t h = EW_HASH_SEED ^ s.len;
     size_t i = 0;
     for (; i + 8 <= s.len; i += 8) {
-        memcpy(&w, s.ptr + i, 8);
-        h = (h ^ (w | fold)) * 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (load64(s.ptr + i) | fold)) * 0x9e3779b97f4a7c15ULL;
         h ^= h >> 32;
     }
     if (i < s.len) {
-        w = 0;
-        memcpy(&w, s.ptr + i, s.len - i);
-        h = (h ^ (w | fold)) * 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (load_tail(s, s.len - i) | fold)) * 0x9e3779b97f4a7c15ULL;
         h ^= h >> 32;
     }
     return h;
 }
 
-static bool domain_eq(const char *lower, ew_str s)
+/* ascii_lower of each byte of w, eight at a time: a byte gets bit 5 when
+ * it is below 0x80, at least 'A' and not above 'Z'. Adding to 7-bit
+ * values cannot carry into the next byte. */
+static uint64_t ascii_lower8(uint64_t w)
 {
-    for (size_t i = 0; i < s.len; i++)
-        if (!lower[i] || (unsigned char)lower[i] != ascii_lower((unsigned char)s.ptr[i]))
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t low7 = w & ~highs;
+    uint64_t at_least_a = low7 + (0x80 - 'A') * ones, above_z = low7 + (0x7f - 'Z') * ones;
+    uint64_t upper = (at_least_a ^ above_z) & ~w & highs;
+    return w | (upper >> 2);
+}
+
+/* Whether s, lower-cased, is the slot's name: the same length and the same
+ * bytes, compared eight at a time (the slot's name is padded for that). A
+ * NUL in s never matches, since names have none. */
+static bool domain_eq(const ew_metadata *m, const domain_slot *slot, ew_str s)
+{
+    if (slot->len != s.len)
+        return false;
+    const char *name = m->names + slot->at;
+    size_t i = 0;
+    for (; i + 8 <= s.len; i += 8)
+        if (ascii_lower8(load64(s.ptr + i)) != load64(name + i))
             return false;
-    return lower[s.len] == '\0';
+    return i == s.len || ascii_lower8(load_tail(s, s.len - i)) == load64(name + i);
 }
 
 static bool index_domain(ew_metadata *m, const char *name, size_t dist, char *err, size_t errcap)
 {
     ew_str s = ew_str_make(name, strlen(name));
-    size_t i = hash_domain(s) & (m->n_slots - 1);
-    while (m->slots[i].name) {
-        if (domain_eq(m->slots[i].name, s)) {
+    uint64_t h = hash_domain(s);
+    size_t i = h & (m->n_slots - 1);
+    while (m->slots[i].dist) {
+        if (m->slots[i].tag == hash_tag(h) && domain_eq(m, &m->slots[i], s)) {
             snprintf(err, errcap, "name \"%s\" belongs to two distributions (%s and %s)", name,
-                     m->dists[m->slots[i].dist].id, m->dists[dist].id);
+                     m->dists[m->slots[i].dist - 1].id, m->dists[dist].id);
             return false;
         }
         i = (i + 1) & (m->n_slots - 1);
     }
-    m->slots[i].name = strdup(name);
-    for (char *c = m->slots[i].name; *c; c++)
-        *c = (char)ascii_lower((unsigned char)*c);
-    m->slots[i].dist = dist;
+    /* Zeroed from the name's end up to the next multiple of 8 past it. */
+    size_t room = (s.len / 8 + 1) * 8;
+    if (m->names_len + room > m->names_cap) {
+        size_t cap = m->names_cap ? 2 * m->names_cap : 4096;
+        while (cap < m->names_len + room)
+            cap *= 2;
+        char *names = cap <= UINT32_MAX ? realloc(m->names, cap) : NULL;
+        if (!names) {
+            snprintf(err, errcap, "out of memory for the name index");
+            return false;
+        }
+        m->names = names;
+        m->names_cap = cap;
+    }
+    char *lower = m->names + m->names_len;
+    memset(lower, 0, room);
+    for (size_t k = 0; k < s.len; k++)
+        lower[k] = (char)ascii_lower((unsigned char)name[k]);
+    m->slots[i] = (domain_slot){hash_tag(h), (uint32_t)s.len, (uint32_t)dist + 1, (uint32_t)m->names_len};
+    m->names_len += room;
     return true;
 }
 
@@ -366,7 +434,7 @@ ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
     ew_metadata *m = calloc(1, sizeof *m);
     m->n_slots = 16;
     if (!path) {
-        m->slots = calloc(m->n_slots, sizeof *m->slots);
+        m->slots = alloc_slots(m->n_slots);
         return m;
     }
     json_error_t jerr;
@@ -383,7 +451,7 @@ ew_metadata *ew_metadata_load(const char *path, char *err, size_t errcap)
     }
     while (m->n_slots < 2 * count_names(list))
         m->n_slots *= 2;
-    m->slots = calloc(m->n_slots, sizeof *m->slots);
+    m->slots = alloc_slots(m->n_slots);
     m->dists = calloc(json_array_size(list) + 1, sizeof *m->dists);
     size_t i;
     json_t *d;
@@ -422,23 +490,34 @@ void ew_metadata_free(ew_metadata *m)
         free(m->dists[i].overrides);
         free(m->dists[i].rules);
     }
-    for (size_t i = 0; i < m->n_slots; i++)
-        free(m->slots[i].name);
+    free(m->names);
     free_projects(m);
     free(m->dists);
     free(m->slots);
     free(m);
 }
 
-const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain)
+uint64_t ew_metadata_hash(ew_str name) { return hash_domain(name); }
+
+void ew_metadata_prefetch(const ew_metadata *m, uint64_t hash)
 {
-    size_t i = hash_domain(domain) & (m->n_slots - 1);
-    while (m->slots[i].name) {
-        if (domain_eq(m->slots[i].name, domain))
-            return &m->dists[m->slots[i].dist];
+    __builtin_prefetch(&m->slots[hash & (m->n_slots - 1)]);
+}
+
+const ew_distribution *ew_metadata_by_domain_hashed(const ew_metadata *m, ew_str domain, uint64_t hash)
+{
+    size_t i = hash & (m->n_slots - 1);
+    while (m->slots[i].dist) {
+        if (m->slots[i].tag == hash_tag(hash) && domain_eq(m, &m->slots[i], domain))
+            return &m->dists[m->slots[i].dist - 1];
         i = (i + 1) & (m->n_slots - 1);
     }
     return NULL;
+}
+
+const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain)
+{
+    return ew_metadata_by_domain_hashed(m, domain, hash_domain(domain));
 }
 
 const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id)

@@ -39,6 +39,8 @@
 #include <zlib.h>
 
 #define FLUSH_RECORDS 65536
+/* Records between a delta's prefetch and its fold (ew_core_prefetch). */
+#define FOLD_PREFETCH_AHEAD 4
 #define MAX_INPUTS 4096
 #define PROGRESS_EVERY_MS 1000
 #define LOG_EVERY_MS 10000
@@ -266,22 +268,29 @@ static bool flush_and_score(replay *r, bool ship_all)
     return true;
 }
 
-/* A raw line (decoded by the core), or a record another reader decoded. */
+/* fold's dist for a record decoded as it is, not prepared by the feed. */
+#define NOT_PREPARED SIZE_MAX
+
+/* A raw line (decoded by the core), a record another reader decoded, or
+ * one the line feed prepared (dist, as ew_core_fold_prepared takes it). */
 static ew_fold_status fold_one(replay *r, int32_t partition, int64_t offset, const ew_cf_record *rec,
-                               ew_decode_error *e, const char *line, size_t len)
+                               ew_decode_error *e, const char *line, size_t len, size_t dist)
 {
-    return line ? ew_core_fold(r->core, partition, offset, line, len, e)
-                : ew_core_fold_decoded(r->core, partition, offset, rec, *e);
+    if (line)
+        return ew_core_fold(r->core, partition, offset, line, len, e);
+    if (dist == NOT_PREPARED)
+        return ew_core_fold_decoded(r->core, partition, offset, rec, *e);
+    return ew_core_fold_prepared(r->core, partition, offset, rec, *e, dist);
 }
 
 static bool fold(replay *r, int32_t partition, int64_t offset, const ew_cf_record *rec, ew_decode_error e,
-                 const char *line, size_t len)
+                 const char *line, size_t len, size_t dist)
 {
-    ew_fold_status st = fold_one(r, partition, offset, rec, &e, line, len);
+    ew_fold_status st = fold_one(r, partition, offset, rec, &e, line, len, dist);
     if (st == EW_FOLD_FULL) {
         if (!flush_and_score(r, true))
             return false;
-        st = fold_one(r, partition, offset, rec, &e, line, len);
+        st = fold_one(r, partition, offset, rec, &e, line, len, dist);
     }
     if (st == EW_FOLD_DEAD_LETTER)
         ew_debug("replay: input %d record %lld: %s", partition, (long long)offset, ew_decode_error_name(e));
@@ -433,7 +442,7 @@ static bool replay_stdlog(replay *r, int32_t partition, const char *path)
     int got;
     bool ok = true;
     while (ok && !*r->stop && (got = ew_stdlog_next(rd, rec, &e, err, sizeof err)) == 1) {
-        ok = fold(r, partition, offset++, rec, e, NULL, 0);
+        ok = fold(r, partition, offset++, rec, e, NULL, 0, NOT_PREPARED);
     }
     if (ok && !*r->stop && got < 0) {
         ew_error("replay: %s line %llu: %s", path, (unsigned long long)ew_stdlog_line(rd), err);
@@ -458,7 +467,7 @@ static bool replay_avro_file(replay *r, int32_t partition, const char *path)
     int got;
     bool ok = true;
     while (ok && !*r->stop && (got = ew_avro_file_next(f, rec, &e, err, sizeof err)) == 1)
-        ok = fold(r, partition, offset++, rec, e, NULL, 0);
+        ok = fold(r, partition, offset++, rec, e, NULL, 0, NOT_PREPARED);
     if (ok && !*r->stop && got < 0) {
         ew_error("replay: %s after %lld records: %s", path, (long long)offset, err);
         ok = false;
@@ -483,7 +492,16 @@ static bool replay_lines(replay *r, int32_t partition, gzFile gz)
     while (ok && !*r->stop && ew_line_feed_next(r->feed, r->record, &e)) {
         if ((offset & 4095) == 0)
             r->bytes_done = r->bytes_done_before + ew_line_feed_position(r->feed);
-        ok = fold(r, partition, offset++, r->record, e, NULL, 0);
+        /* The delta a record a few ahead goes into, fetched while this one
+         * folds (deltas are spread over megabytes), and its index line
+         * twice as far ahead. */
+        int64_t ahead_ts;
+        size_t ahead_dist;
+        if (ew_line_feed_peek(r->feed, 2 * FOLD_PREFETCH_AHEAD, &ahead_ts, &ahead_dist))
+            ew_core_prefetch(r->core, ahead_ts, ahead_dist, true);
+        if (ew_line_feed_peek(r->feed, FOLD_PREFETCH_AHEAD, &ahead_ts, &ahead_dist))
+            ew_core_prefetch(r->core, ahead_ts, ahead_dist, false);
+        ok = fold(r, partition, offset++, r->record, e, NULL, 0, ew_line_feed_dist(r->feed));
     }
     ew_line_feed_stop(r->feed);
     return ok;
@@ -573,7 +591,7 @@ static bool replay_topic(replay *r, ew_range_source *src)
             progress(r, false);
             continue;
         }
-        bool ok = fold(r, m->partition, m->offset, NULL, EW_DECODE_OK, m->payload, m->len);
+        bool ok = fold(r, m->partition, m->offset, NULL, EW_DECODE_OK, m->payload, m->len, NOT_PREPARED);
         rd_kafka_message_destroy(m);
         if (!ok)
             return false;
@@ -705,6 +723,10 @@ static int run_replay(const replay_args *a, ew_config *cfg, const ew_suppression
             if (!r.record || !(r.feed = ew_line_feed_new(cfg, err, sizeof err))) {
                 ew_error("replay: %s", r.record ? err : "out of memory");
                 ok = false;
+            } else {
+                /* Lookups and top-value cleaning on the reading thread:
+                 * replay never reloads the metadata. */
+                ew_line_feed_prepare(r.feed, ew_core_metadata(r.core));
             }
             ok = ok && register_inputs(&r, a->n_inputs);
             for (size_t i = 0; ok && !*stop && i < a->n_inputs; i++)

@@ -205,7 +205,8 @@ static const char *slot_bytes_const(const ew_topk *t, ew_dim dim, size_t i)
     return t->bytes + dim_off[dim] + i * dim_cap[dim];
 }
 
-static void slot_set(ew_topk *t, ew_dim dim, size_t i, const char *v, size_t n, uint32_t inherited)
+static inline __attribute__((always_inline)) void slot_set(ew_topk *t, ew_dim dim, size_t i, const char *v, size_t n,
+                                                            uint32_t inherited)
 {
     copy_bytes(slot_bytes(t, dim, i), v, n);
     t->len[dim_first[dim] + i] = (uint8_t)n;
@@ -223,20 +224,45 @@ static size_t slot_min(const uint32_t *count, size_t slots)
     return m;
 }
 
-/* Counts v (already cut and sanitized, n > 0) in dim. */
-static inline void add_value(ew_topk *t, ew_dim dim, const char *v, size_t n)
+/* The first min(n, 8) bytes at p in one word (load_short's for n < 8). */
+static uint64_t load_head(const char *p, size_t n)
+{
+    return n >= 8 ? load64(p) : load_short(p, n);
+}
+
+/* Counts v (already cut and sanitized, n > 0) in dim; inlined with a
+ * constant dim, so the slot count, offsets and capacity are constants and
+ * the screening loop unrolls. Every slot is screened at once, without
+ * branches: a bit for each used slot of the same length whose first 8
+ * bytes (the whole value, when shorter) are v's. On a long tail which slot
+ * matches is a coin toss, and a branch per slot mispredicted more than the
+ * screening costs. A value is in one slot at most, so the one screened
+ * slot that matches in full is the one the slot-by-slot search found. */
+static inline __attribute__((always_inline)) void add_value(ew_topk *t, ew_dim dim, const char *v, size_t n)
 {
     uint32_t *count = &t->count[dim_first[dim]];
     const uint8_t *len = &t->len[dim_first[dim]];
-    size_t i = 0, slots = dim_slots[dim];
-    for (; i < slots && count[i]; i++) {
-        if (len[i] == n && same_bytes(slot_bytes(t, dim, i), v, n)) {
+    size_t slots = dim_slots[dim];
+    uint64_t head = load_head(v, n);
+    unsigned used = 0, screened = 0;
+    for (size_t i = 0; i < slots; i++) {
+        unsigned in_use = count[i] != 0;
+        used |= in_use << i;
+        screened |= (in_use & (len[i] == n) & (load_head(slot_bytes(t, dim, i), n) == head)) << i;
+    }
+    for (; screened; screened &= screened - 1) {
+        size_t i = (size_t)__builtin_ctz(screened);
+        if (n <= 8 || same_bytes(slot_bytes(t, dim, i), v, n)) {
             count[i] = count_up(count[i]);
             return;
         }
     }
-    if (i < slots) {
-        slot_set(t, dim, i, v, n, 0);
+    /* Used slots are a prefix (counts never go back to 0), so the first
+     * free one is the lowest clear bit: a bit scan, where popcount would be
+     * a library call without -mpopcnt. */
+    size_t free_slot = (size_t)__builtin_ctz(~used);
+    if (free_slot < slots) {
+        slot_set(t, dim, free_slot, v, n, 0);
         return;
     }
     size_t m = slot_min(count, slots);
@@ -272,6 +298,44 @@ void ew_topk_add_record(ew_topk *t, const ew_cf_record *r)
     add_dim(t, EW_DIM_COUNTRY, r->country);
     add_dim(t, EW_DIM_URI, r->uri_path);
     add_dim(t, EW_DIM_EDGE, r->edge_location);
+}
+
+/* add_dim's cut and sanitizing, done ahead: the value is left as add_dim
+ * would count it, so add_clean_dim counts it the same. */
+static inline __attribute__((always_inline)) size_t clean_dim(ew_dim dim, ew_str *value, char *buf)
+{
+    size_t n = clip_utf8(*value, dim_cap[dim]);
+    value->len = n;
+    if (n == 0 || !has_control(value->ptr, n))
+        return 0;
+    sanitize(value->ptr, n, buf);
+    value->ptr = buf;
+    return n;
+}
+
+size_t ew_topk_clean_record(ew_cf_record *r, char *buf)
+{
+    size_t used = clean_dim(EW_DIM_CLIENT_IP, &r->client_ip, buf);
+    used += clean_dim(EW_DIM_ASN, &r->asn, buf + used);
+    used += clean_dim(EW_DIM_COUNTRY, &r->country, buf + used);
+    used += clean_dim(EW_DIM_URI, &r->uri_path, buf + used);
+    used += clean_dim(EW_DIM_EDGE, &r->edge_location, buf + used);
+    return used;
+}
+
+static inline __attribute__((always_inline)) void add_clean_dim(ew_topk *t, ew_dim dim, ew_str value)
+{
+    if (value.len)
+        add_value(t, dim, value.ptr, value.len);
+}
+
+void ew_topk_add_clean_record(ew_topk *t, const ew_cf_record *r)
+{
+    add_clean_dim(t, EW_DIM_CLIENT_IP, r->client_ip);
+    add_clean_dim(t, EW_DIM_ASN, r->asn);
+    add_clean_dim(t, EW_DIM_COUNTRY, r->country);
+    add_clean_dim(t, EW_DIM_URI, r->uri_path);
+    add_clean_dim(t, EW_DIM_EDGE, r->edge_location);
 }
 
 /* ---- ordering and writing ---- */

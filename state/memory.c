@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- sorted tables ---- */
 
@@ -131,21 +132,94 @@ static void table_remove(table *t, int64_t key)
     }
 }
 
+/* ---- the arena ---- */
+
+/* Rows, their top-list texts and detector histories live as long as the
+ * backend (nothing expires), so they are carved from large zeroed mappings
+ * and freed all at once at close: no malloc per row or per text, and, with
+ * transparent huge pages, one page fault per 2 MiB instead of one per
+ * 4 KiB. Fresh memory is zero, so rows need no clearing. A replaced top
+ * text stays behind until close; texts are replaced only when a pair's
+ * sketch ships again (late records, a full pair table), so what is left
+ * behind stays within what the input shipped. */
+#define ARENA_CHUNK_MIN (2u << 20)
+#define ARENA_CHUNK_MAX (64u << 20)
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t len; /* of the mapping, this header included */
+} arena_chunk;
+
+typedef struct {
+    arena_chunk *chunks;
+    char *at;
+    size_t left, next_len;
+} arena;
+
+/* n bytes at a multiple of align (a power of two up to 16). */
+static void *arena_alloc_aligned(arena *a, size_t n, size_t align)
+{
+    size_t pad = (size_t)-(uintptr_t)a->at & (align - 1);
+    if (pad + n <= a->left) {
+        a->at += pad;
+        a->left -= pad;
+    } else {
+        size_t len = a->next_len ? a->next_len : ARENA_CHUNK_MIN;
+        while (len < n + sizeof(arena_chunk) + 16)
+            len *= 2;
+        void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            ew_error("memory state: out of memory");
+            abort();
+        }
+        madvise(p, len, MADV_HUGEPAGE);
+        arena_chunk *c = p;
+        *c = (arena_chunk){a->chunks, len};
+        a->chunks = c;
+        a->at = (char *)p + 16;
+        a->left = len - 16;
+        a->next_len = len < ARENA_CHUNK_MAX ? 2 * len : len;
+    }
+    void *p = a->at;
+    a->at += n;
+    a->left -= n;
+    return p;
+}
+
+static void *arena_alloc(arena *a, size_t n) { return arena_alloc_aligned(a, n, 16); }
+
+static void arena_free(arena *a)
+{
+    for (arena_chunk *c = a->chunks, *next; c; c = next) {
+        next = c->next;
+        munmap(c, c->len);
+    }
+    *a = (arena){NULL, NULL, 0, 0};
+}
+
 /* ---- the stored state ---- */
 
-/* One agg (or hagg) hash. Top fields are listed in the order they were
- * first written, as HGETALL lists a hash this small. */
+/* One agg (or hagg) hash, in the arena. Top fields are listed in the
+ * order they were first written, as HGETALL lists a hash this small. */
 typedef struct {
     int64_t start_s;
     uint64_t counters[EW_COUNTERS];
-    char *tops[EW_DIMS]; /* merged "COUNT\tVALUE\n" text; NULL: never written */
+    const char *tops[EW_DIMS]; /* merged "COUNT\tVALUE\n" text in the arena; NULL: never written */
+    uint16_t top_len[EW_DIMS];
     uint8_t top_order[EW_DIMS];
     uint8_t n_tops;
 } mem_row;
 
+/* A row table's entry: the rows stay put in the arena while the table
+ * grows, so growing copies 16 bytes per row, not the row. */
+typedef struct {
+    int64_t start_s;
+    mem_row *row;
+} row_ref;
+
 typedef struct {
     char *name;
-    table windows, hours; /* of mem_row */
+    table windows, hours; /* of row_ref */
     ew_rule_history *history; /* EW_TRAFFIC_RULES of them; NULL until first scored */
     int64_t last_scored_ws;
     int64_t last_traffic_ms;  /* newest scored window with requests; -1: not known */
@@ -187,10 +261,20 @@ typedef struct {
     table pending; /* of mem_pending */
     mem_topic *topics;
     size_t n_topics;
-    /* ew_delta_fields' names in its fixed order, with their counter index. */
-    const char *field_name[EW_DELTA_MAX_FIELDS];
-    int field_index[EW_DELTA_MAX_FIELDS];
-    size_t n_fields;
+    arena arena;
+    /* A flush's aggregate names its pairs' entities by its own ids: the
+     * entity each id was last found as (+ 1, 0 = not yet), checked by name
+     * before use, saves hashing the name per pair. */
+    uint32_t *of_agg_id;
+    size_t n_of_agg_id;
+    /* Entity indices by name, for load_window's order; sorted_n entities
+     * are in it, re-sorted when more exist. */
+    uint32_t *by_name;
+    size_t sorted_n;
+    /* The entities of the items load_window handed out last, in order, so
+     * that committing them needs no lookup by name (checked by name). */
+    uint32_t *loaded;
+    size_t n_loaded;
     ew_state_stats stats;
     mem_cost *cost; /* memory_cost.c; NULL until first used */
 } memory_state;
@@ -241,20 +325,28 @@ static uint32_t intern_entity(memory_state *s, const char *name)
     e->name = mem_xstrdup(name);
     e->last_scored_ws = -1;
     e->last_traffic_ms = -1;
-    table_init(&e->windows, sizeof(mem_row));
-    table_init(&e->hours, sizeof(mem_row));
+    table_init(&e->windows, sizeof(row_ref));
+    table_init(&e->hours, sizeof(row_ref));
     s->index[name_slot(s, name)] = (uint32_t)s->n_entities + 1;
     return (uint32_t)s->n_entities++;
 }
 
-static void free_rows(table *t)
+/* The row of key in t, created zeroed in the arena if absent. */
+static mem_row *row_get(memory_state *s, table *t, int64_t key)
 {
-    for (size_t i = 0; i < t->n; i++) {
-        mem_row *r = table_at(t, i);
-        for (int d = 0; d < EW_DIMS; d++)
-            free(r->tops[d]);
+    bool created;
+    row_ref *ref = table_get(t, key, &created);
+    if (created) {
+        ref->row = arena_alloc(&s->arena, sizeof *ref->row);
+        ref->row->start_s = key;
     }
-    free(t->items);
+    return ref->row;
+}
+
+static const mem_row *row_find(const table *t, int64_t key)
+{
+    const row_ref *ref = table_find(t, key);
+    return ref ? ref->row : NULL;
 }
 
 /* ---- topics and partitions ---- */
@@ -287,43 +379,6 @@ static const mem_partition *find_partition(const memory_state *s, const char *to
 
 /* ---- flush ---- */
 
-/* ew_delta_fields names a delta's non-zero counters in one fixed order.
- * Learning that order once, with every counter set, turns each name of a
- * flush into its counter index with pointer compares, not string work. */
-static void learn_fields(memory_state *s)
-{
-    ew_delta all;
-    memset(&all, 0, sizeof all);
-    all.requests = all.bytes = all.late = 1;
-    for (int i = 0; i < EW_STATUS_CLASSES; i++)
-        all.status[i] = 1;
-    for (int i = 0; i < EW_RESULT_COUNT; i++)
-        all.result[i] = 1;
-    for (int i = 0; i < EW_LAT_BUCKETS; i++)
-        all.ttfb[i] = all.origin_fbl[i] = 1;
-    ew_field_value f[EW_DELTA_MAX_FIELDS];
-    s->n_fields = ew_delta_fields(&all, f);
-    for (size_t i = 0; i < s->n_fields; i++) {
-        s->field_name[i] = f[i].name;
-        s->field_index[i] = ew_counter_index(f[i].name);
-    }
-}
-
-/* A delta's fields as counter increments, indexed like ew_stored_window. */
-static void delta_counters(const memory_state *s, const ew_delta *d, uint64_t out[EW_COUNTERS])
-{
-    ew_field_value f[EW_DELTA_MAX_FIELDS];
-    size_t nf = ew_delta_fields(d, f), at = 0;
-    memset(out, 0, EW_COUNTERS * sizeof *out);
-    for (size_t i = 0; i < nf; i++) {
-        while (at < s->n_fields && s->field_name[at] != f[i].name)
-            at++;
-        int c = at < s->n_fields ? s->field_index[at] : ew_counter_index(f[i].name);
-        if (c >= 0)
-            out[c] += f[i].value;
-    }
-}
-
 static void add_counters(mem_row *r, const uint64_t add[EW_COUNTERS])
 {
     for (int c = 0; c < EW_COUNTERS; c++)
@@ -348,23 +403,32 @@ static void format_tops(const ew_delta *d, int64_t ship_through_ms, shipped_tops
     }
 }
 
-/* flush.lua's merge_top: the shipped list summed into the stored one. */
-static void merge_top(mem_row *r, ew_dim dim, const char *text, size_t len)
+/* flush.lua's merge_top: the shipped list summed into the stored one.
+ * Into a field never written it is the shipped text itself: merging a
+ * formatted list with nothing gives back the same bytes (at most
+ * EW_TOPK_SLOTS_MAX distinct entries, already in merge order, each one
+ * ew_topk_parse reads; see test_merge_of_format_is_identity). */
+static void merge_top(memory_state *s, mem_row *r, ew_dim dim, const char *text, size_t len)
 {
-    const char *old = r->tops[dim] ? r->tops[dim] : "";
     char merged[EW_TOPK_MERGED_MAX];
-    ew_topk_merge_text(old, strlen(old), text, len, EW_TOPK_KEEP, merged, sizeof merged);
-    if (!r->tops[dim])
+    if (r->tops[dim]) {
+        len = ew_topk_merge_text(r->tops[dim], r->top_len[dim], text, len, EW_TOPK_KEEP, merged, sizeof merged);
+        text = merged;
+    } else {
         r->top_order[r->n_tops++] = (uint8_t)dim;
-    free(r->tops[dim]);
-    r->tops[dim] = mem_xstrdup(merged);
+    }
+    char *copy = arena_alloc_aligned(&s->arena, len + 1, 1); /* text: packed */
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    r->tops[dim] = copy;
+    r->top_len[dim] = (uint16_t)len;
 }
 
-static void merge_tops(mem_row *r, const shipped_tops *t)
+static void merge_tops(memory_state *s, mem_row *r, const shipped_tops *t)
 {
     for (int d = 0; d < EW_DIMS; d++)
         if (t->len[d])
-            merge_top(r, (ew_dim)d, t->text[d], t->len[d]);
+            merge_top(s, r, (ew_dim)d, t->text[d], t->len[d]);
 }
 
 static mem_window *get_window(memory_state *s, int64_t start_s)
@@ -387,20 +451,40 @@ static void add_member(mem_window *w, uint32_t entity)
  * window's member set (SADD). */
 static void apply_counters(memory_state *s, uint32_t entity, mem_row *row, const ew_delta *d)
 {
+    /* By index: the fields flush.lua gets (ew_delta_fields), by name. */
     uint64_t add[EW_COUNTERS];
-    delta_counters(s, d, add);
+    ew_delta_counters(d, add);
     bool member = row->counters[EW_C_REQ] > 0;
     add_counters(row, add);
     int64_t ws = row->start_s, hs = ws / 3600 * 3600;
     if (hs > ws) /* floor, like Lua's %, for times before 1970 */
         hs -= 3600;
     bool created;
-    add_counters(table_get(&s->entities[entity].hours, hs, &created), add);
+    add_counters(row_get(s, &s->entities[entity].hours, hs), add);
     mem_window *w = get_window(s, ws);
     if (!member)
         add_member(w, entity);
     if (d->on_time && !w->done)
         table_get(&s->pending, ws, &created);
+}
+
+/* The entity of the aggregate's id, through of_agg_id. */
+static uint32_t entity_of_agg(memory_state *s, const ew_aggregate *agg, uint32_t id)
+{
+    const char *name = ew_entity_name(agg, id);
+    if (id < s->n_of_agg_id && s->of_agg_id[id] && strcmp(s->entities[s->of_agg_id[id] - 1].name, name) == 0)
+        return s->of_agg_id[id] - 1;
+    if (id >= s->n_of_agg_id) {
+        size_t n = s->n_of_agg_id ? s->n_of_agg_id : 256;
+        while (n <= id)
+            n *= 2;
+        s->of_agg_id = mem_xrealloc(s->of_agg_id, n * sizeof *s->of_agg_id);
+        memset(s->of_agg_id + s->n_of_agg_id, 0, (n - s->n_of_agg_id) * sizeof *s->of_agg_id);
+        s->n_of_agg_id = n;
+    }
+    uint32_t e = intern_entity(s, name);
+    s->of_agg_id[id] = e + 1;
+    return e;
 }
 
 /* One pair as push_pair sends it and flush.lua applies it. */
@@ -411,10 +495,9 @@ static void apply_pair(memory_state *s, const ew_aggregate *agg, const ew_delta 
     bool counters = d->requests > 0;
     if (!counters && !tops.n)
         return; /* nothing to write: Valkey creates no key either */
-    uint32_t entity = intern_entity(s, ew_entity_name(agg, d->entity));
-    bool created;
-    mem_row *row = table_get(&s->entities[entity].windows, d->window_start_ms / 1000, &created);
-    merge_tops(row, &tops);
+    uint32_t entity = entity_of_agg(s, agg, d->entity);
+    mem_row *row = row_get(s, &s->entities[entity].windows, d->window_start_ms / 1000);
+    merge_tops(s, row, &tops);
     if (counters)
         apply_counters(s, entity, row, d);
 }
@@ -567,69 +650,104 @@ static ew_state_status mem_claim_closed(ew_state *state, const char *topic, int6
     return EW_STATE_OK;
 }
 
-static int by_entity(const void *a, const void *b)
+static int by_name(const void *a, const void *b, void *ctx)
 {
-    return strcmp(((const ew_score_item *)a)->entity, ((const ew_score_item *)b)->entity);
+    const mem_entity *entities = ctx;
+    return strcmp(entities[*(const uint32_t *)a].name, entities[*(const uint32_t *)b].name);
 }
 
+/* Keeps by_name listing every entity in name order; sorts again only when
+ * entities were added since (names are unique, so the order is total). */
+static void sort_by_name(memory_state *s)
+{
+    if (s->sorted_n == s->n_entities)
+        return;
+    s->by_name = mem_xrealloc(s->by_name, (s->n_entities + 1) * sizeof *s->by_name);
+    for (size_t e = s->sorted_n; e < s->n_entities; e++)
+        s->by_name[e] = (uint32_t)e;
+    s->sorted_n = s->n_entities;
+    qsort_r(s->by_name, s->n_entities, sizeof *s->by_name, by_name, s->entities);
+}
+
+/* Every field of it is written (the entity cut as snprintf would cut it),
+ * so the items need no clearing first. */
 static void fill_item(const memory_state *s, uint32_t entity, int64_t ws, ew_score_item *it)
 {
     const mem_entity *e = &s->entities[entity];
-    const mem_row *row = table_find(&e->windows, ws);
-    snprintf(it->entity, sizeof it->entity, "%s", e->name);
+    const mem_row *row = row_find(&e->windows, ws);
+    size_t len = strlen(e->name);
+    if (len >= sizeof it->entity)
+        len = sizeof it->entity - 1;
+    memcpy(it->entity, e->name, len);
+    it->entity[len] = '\0';
     if (row)
         memcpy(it->counters, row->counters, sizeof it->counters);
-    ew_detector_init(&it->det);
-    if (!e->history)
+    else
+        memset(it->counters, 0, sizeof it->counters);
+    if (!e->history) {
+        ew_detector_init(&it->det);
         return;
+    }
+    /* Every member comes from the history, so the state is not cleared
+     * first (1 KB per entity and window). */
+    _Static_assert(sizeof(ew_detector_state) == sizeof(int64_t) + EW_TRAFFIC_RULES * sizeof(ew_rule_state),
+                   "a detector state is last_ws and the rules' states");
     it->det.last_ws = e->last_scored_ws;
     for (int r = 0; r < EW_TRAFFIC_RULES; r++)
         ew_history_slice(&e->history[r], ws * 1000, &it->det.rule[r]);
 }
 
-/* The window's members, then every entity with traffic within retention
- * that is not one (as SUNION of win:<ws> and the known range does). */
-static size_t window_entities(const memory_state *s, int64_t ws, uint32_t **out)
+/* The window's members and every entity with traffic within retention
+ * (as SUNION of win:<ws> and the known range does), sorted by name into
+ * s->loaded. */
+static size_t window_entities(memory_state *s, int64_t ws)
 {
     const mem_window *w = table_find(&s->windows, ws);
-    size_t n = w ? w->n_members : 0;
-    uint8_t *seen = mem_xrealloc(NULL, s->n_entities + 1);
-    memset(seen, 0, s->n_entities + 1);
-    *out = mem_xrealloc(NULL, (s->n_entities + 1) * sizeof **out);
-    for (size_t i = 0; i < n; i++) {
-        (*out)[i] = w->members[i];
-        seen[w->members[i]] = 1;
-    }
+    uint8_t *in = mem_xrealloc(NULL, s->n_entities + 1);
+    memset(in, 0, s->n_entities + 1);
+    for (size_t i = 0; w && i < w->n_members; i++)
+        in[w->members[i]] = 1;
     int64_t since_ms = ws * 1000 - s->cfg->retention_ms;
     for (size_t e = 0; e < s->n_entities; e++)
-        if (!seen[e] && s->entities[e].last_traffic_ms >= 0 && s->entities[e].last_traffic_ms >= since_ms)
-            (*out)[n++] = (uint32_t)e;
-    free(seen);
+        if (s->entities[e].last_traffic_ms >= 0 && s->entities[e].last_traffic_ms >= since_ms)
+            in[e] = 1;
+    sort_by_name(s);
+    s->loaded = mem_xrealloc(s->loaded, (s->n_entities + 1) * sizeof *s->loaded);
+    size_t n = 0;
+    for (size_t k = 0; k < s->n_entities; k++)
+        if (in[s->by_name[k]])
+            s->loaded[n++] = s->by_name[k];
+    free(in);
     return n;
 }
 
+/* SMEMBERS has no order; a replay's output must not depend on one: items
+ * come sorted by entity name, which the entities' order by name gives
+ * without sorting the (large) items. */
 static ew_state_status mem_load_window(ew_state *state, int64_t window_start_ms, ew_score_item **items, size_t *n)
 {
-    const memory_state *s = (const memory_state *)state;
+    memory_state *s = (memory_state *)state;
     int64_t ws = window_start_ms / 1000;
-    uint32_t *entities;
-    *n = window_entities(s, ws, &entities);
+    *n = s->n_loaded = window_entities(s, ws);
     *items = mem_xrealloc(NULL, (*n + 1) * sizeof **items);
-    memset(*items, 0, (*n + 1) * sizeof **items);
     for (size_t i = 0; i < *n; i++)
-        fill_item(s, entities[i], ws, &(*items)[i]);
-    free(entities);
-    /* SMEMBERS has no order; a replay's output must not depend on one. */
-    qsort(*items, *n, sizeof **items, by_entity);
+        fill_item(s, s->loaded[i], ws, &(*items)[i]);
     return EW_STATE_OK;
 }
 
-static void store_item(memory_state *s, const ew_score_item *it, int64_t window_start_ms)
+/* The entity of items[i], which is usually the i-th load_window listed. */
+static uint32_t item_entity(memory_state *s, const ew_score_item *items, size_t n, size_t i)
 {
-    uint32_t at = intern_entity(s, it->entity); /* may move s->entities */
+    if (n == s->n_loaded && strcmp(s->entities[s->loaded[i]].name, items[i].entity) == 0)
+        return s->loaded[i];
+    return intern_entity(s, items[i].entity);
+}
+
+static void store_item(memory_state *s, uint32_t at, const ew_score_item *it, int64_t window_start_ms)
+{
     mem_entity *e = &s->entities[at];
     if (!e->history) {
-        e->history = mem_xrealloc(NULL, EW_TRAFFIC_RULES * sizeof *e->history);
+        e->history = arena_alloc(&s->arena, EW_TRAFFIC_RULES * sizeof *e->history);
         for (int r = 0; r < EW_TRAFFIC_RULES; r++)
             ew_rule_history_init(&e->history[r]);
     }
@@ -645,7 +763,8 @@ static ew_state_status mem_commit_window(ew_state *state, const ew_score_item *i
 {
     memory_state *s = (memory_state *)state;
     for (size_t i = 0; i < n; i++)
-        store_item(s, &items[i], window_start_ms);
+        store_item(s, item_entity(s, items, n, i), &items[i], window_start_ms);
+    s->n_loaded = 0;
     int64_t ws = window_start_ms / 1000;
     get_window(s, ws)->done = true;
     table_remove(&s->pending, ws);
@@ -681,7 +800,7 @@ static ew_state_status mem_read_range(ew_state *state, const char *entity, bool 
     int64_t first = ew_window_start(from_ms, step);
     const table *rows = hourly ? &e->hours : &e->windows;
     for (size_t i = table_lower(rows, first / 1000); i < rows->n; i++) {
-        const mem_row *r = table_at(rows, i);
+        const mem_row *r = ((const row_ref *)table_at(rows, i))->row;
         int64_t ms = r->start_s * 1000;
         if (ms >= to_ms)
             break;
@@ -706,9 +825,8 @@ static void mem_close(ew_state *state)
     memory_state *s = (memory_state *)state;
     for (size_t i = 0; i < s->n_entities; i++) {
         free(s->entities[i].name);
-        free(s->entities[i].history);
-        free_rows(&s->entities[i].windows);
-        free_rows(&s->entities[i].hours);
+        free(s->entities[i].windows.items);
+        free(s->entities[i].hours.items);
     }
     for (size_t i = 0; i < s->windows.n; i++)
         free(((mem_window *)table_at(&s->windows, i))->members);
@@ -721,6 +839,10 @@ static void mem_close(ew_state *state)
     free(s->windows.items);
     free(s->pending.items);
     free(s->topics);
+    free(s->of_agg_id);
+    free(s->by_name);
+    free(s->loaded);
+    arena_free(&s->arena);
     mem_cost_free(s->cost);
     free(s);
 }
@@ -756,6 +878,5 @@ ew_state *ew_state_open_memory(const ew_config *cfg)
     s->cfg = cfg;
     table_init(&s->windows, sizeof(mem_window));
     table_init(&s->pending, sizeof(mem_pending));
-    learn_fields(s);
     return &s->base;
 }

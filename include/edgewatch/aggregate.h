@@ -55,7 +55,16 @@ size_t ew_entity_count(const ew_aggregate *a);
 /* The delta of (entity, window), created if new. NULL when the table holds
  * max_pairs pairs already: the caller must flush first. */
 ew_delta *ew_aggregate_slot(ew_aggregate *a, uint32_t entity, int64_t window_start_ms);
+/* Asks the cache for the delta of (entity, window) a few records before it
+ * is folded into (a hint: nothing changes). Live deltas are megabytes
+ * apart and a record touches about sixteen of its delta's cache lines.
+ * The delta is found through the index, so its index line is asked for
+ * earlier still (index_only). */
+void ew_aggregate_prefetch(const ew_aggregate *a, uint32_t entity, int64_t window_start_ms, bool index_only);
 void ew_delta_add(ew_delta *d, const ew_cf_record *r, bool late);
+/* The same for a record whose top-list values were cleaned ahead
+ * (ew_topk_clean_record). */
+void ew_delta_add_clean(ew_delta *d, const ew_cf_record *r, bool late);
 /* Live pairs, including those with no records since the last flush. */
 size_t ew_aggregate_pairs(const ew_aggregate *a);
 /* Pairs with records since the last flush. */
@@ -95,6 +104,9 @@ enum {
 };
 /* Index of a stored field name, or -1 for anything else. */
 int ew_counter_index(const char *name);
+/* What ew_delta_fields lists, by counter index instead of field name (0
+ * where it lists nothing): for a store that keeps counters by index. */
+void ew_delta_counters(const ew_delta *d, uint64_t out[EW_COUNTERS]);
 const char *ew_counter_name(int index);
 /* Latency in ms at quantile q (0..1) of a histogram: the upper bound of the
  * bucket holding that rank (the open last bucket reports its lower bound,

@@ -15,6 +15,7 @@
 
 #include "edgewatch/config.h"
 #include "edgewatch/decode.h"
+#include "edgewatch/metadata.h"
 #include "edgewatch/state.h"
 #include "edgewatch/suppress.h"
 
@@ -57,6 +58,23 @@ ew_fold_status ew_core_fold(ew_core *c, int32_t partition, int64_t offset, const
  * with e the reason it is bad, or EW_DECODE_OK. */
 ew_fold_status ew_core_fold_decoded(ew_core *c, int32_t partition, int64_t offset, const ew_cf_record *r,
                                     ew_decode_error e);
+/* The same for a record whose per-record work that needs no state was
+ * done ahead, on the thread that decoded it (line_feed.h): its top-list
+ * values cleaned (ew_topk_clean_record) and its identity looked up in
+ * ew_core_metadata(c), dist being the distribution's position there + 1,
+ * or 0 when no distribution has that name. Folds exactly as
+ * ew_core_fold_decoded folds the original record. */
+ew_fold_status ew_core_fold_prepared(ew_core *c, int32_t partition, int64_t offset, const ew_cf_record *r,
+                                     ew_decode_error e, size_t dist);
+/* A hint before ew_core_fold_prepared of a record a few ahead (its event
+ * time and dist): fetches the delta it will be folded into, if it has one
+ * already, or, further ahead (index_only), where to find it. Changes
+ * nothing. */
+void ew_core_prefetch(const ew_core *c, int64_t ts_ms, size_t dist, bool index_only);
+/* The metadata records are mapped with; it changes only on
+ * ew_core_reload_metadata, which must not run while another thread looks
+ * names up in it. */
+const ew_metadata *ew_core_metadata(const ew_core *c);
 
 /* Partitions this member reads; resume_watermark_ms is what the state store
  * recorded (INT64_MIN when none), so late records are judged as before. */

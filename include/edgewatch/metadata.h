@@ -59,6 +59,12 @@ ew_metadata *ew_metadata_load_for(const ew_config *cfg, char *err, size_t errcap
 bool ew_metadata_resolve_rules(ew_metadata *m, const ew_config *cfg, char *err, size_t errcap);
 /* By any name of a distribution: its id, domain or an alias. */
 const ew_distribution *ew_metadata_by_domain(const ew_metadata *m, ew_str domain);
+/* The same lookup in steps, for many names in a row: the name's hash, a
+ * prefetch of the index line the lookup starts at, then the lookup, a few
+ * names later, so the index's cache misses overlap. */
+uint64_t ew_metadata_hash(ew_str name);
+void ew_metadata_prefetch(const ew_metadata *m, uint64_t hash);
+const ew_distribution *ew_metadata_by_domain_hashed(const ew_metadata *m, ew_str domain, uint64_t hash);
 const ew_distribution *ew_metadata_by_id(const ew_metadata *m, const char *id);
 size_t ew_metadata_count(const ew_metadata *m);
 /* Position of d (from a lookup in m) in file order, 0 <= i < count. */

@@ -84,6 +84,18 @@ void ew_topk_add(ew_topk *t, ew_dim dim, ew_str value);
 /* client_ip, asn, country, uri_path and edge_location of r. */
 void ew_topk_add_record(ew_topk *t, const ew_cf_record *r);
 
+/* ew_topk_add_record's work on the values themselves, split off so that
+ * another thread can do it ahead of the adds (line_feed.h): cuts r's five
+ * values as ew_topk_add does, and points each one that has control bytes
+ * at its sanitized copy in buf (at most EW_TOPK_CLEAN_MAX bytes). Returns
+ * the bytes of buf used. ew_topk_add_clean_record then counts the cleaned
+ * record exactly as ew_topk_add_record counts the original; cleaning is
+ * idempotent, so ew_topk_add_record counts it the same way too. */
+#define EW_TOPK_CLEAN_MAX                                                                        \
+    (EW_TOPK_CAP_CLIENT_IP + EW_TOPK_CAP_ASN + EW_TOPK_CAP_COUNTRY + EW_TOPK_CAP_URI + EW_TOPK_CAP_EDGE)
+size_t ew_topk_clean_record(ew_cf_record *r, char *buf);
+void ew_topk_add_clean_record(ew_topk *t, const ew_cf_record *r);
+
 /* JSON names: "client_ip", "asn", "country", "uri", "edge_location". */
 const char *ew_dim_name(ew_dim d);
 /* Valkey hash fields: "top:ip", "top:asn", "top:country", "top:uri", "top:edge". */

@@ -443,9 +443,46 @@ static void test_flushed_keeps_open_windows(void **state)
     ew_aggregate_free(a);
 }
 
+/* ew_delta_counters is ew_delta_fields by index: every counter with its
+ * own value, looked up by name, lands where the index says, and counters
+ * it does not list are 0. */
+static void test_delta_counters_match_fields(void **state)
+{
+    (void)state;
+    for (int zeros = 0; zeros < 2; zeros++) {
+        ew_delta d;
+        memset(&d, 0, sizeof d);
+        uint32_t v = 1;
+        d.requests = zeros ? 0 : v++;
+        d.bytes = (uint64_t)v++ << 33;
+        d.late = zeros ? 0 : v++;
+        for (int i = 0; i < EW_STATUS_CLASSES; i++)
+            d.status[i] = zeros && i % 2 ? 0 : v++;
+        for (int i = 0; i < EW_RESULT_COUNT; i++)
+            d.result[i] = zeros && i % 2 ? 0 : v++;
+        for (int i = 0; i < EW_LAT_BUCKETS; i++) {
+            d.ttfb[i] = zeros && i % 3 ? 0 : v++;
+            d.origin_fbl[i] = zeros && i % 3 == 1 ? 0 : v++;
+        }
+        ew_field_value f[EW_DELTA_MAX_FIELDS];
+        size_t nf = ew_delta_fields(&d, f);
+        uint64_t want[EW_COUNTERS], got[EW_COUNTERS];
+        memset(want, 0, sizeof want);
+        for (size_t i = 0; i < nf; i++) {
+            int c = ew_counter_index(f[i].name);
+            assert_true(c >= 0);
+            want[c] += f[i].value;
+        }
+        memset(got, 0xab, sizeof got);
+        ew_delta_counters(&d, got);
+        assert_memory_equal(got, want, sizeof want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_delta_counters_match_fields),
         cmocka_unit_test(test_intern_same_and_different),
         cmocka_unit_test(test_intern_many_entities),
         cmocka_unit_test(test_slot_find_or_insert),

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "edgewatch/line_feed.h"
+#include "edgewatch/topk.h"
 
 #define MAX_LINE 300
 
@@ -70,7 +71,7 @@ static text sample_input(int n_lines, bool scratch_heavy)
             kind = 8;
         switch (kind) {
         case 0: putf(&t, "%d.5\t10.0.0.%d\t200\t/a%%41b/%d\td1.cloudfront.net\n", i); break;
-        case 1: putf(&t, "%d.25\t10.0.1.%d\t404\t/x/%d?q=1\td2.cloudfront.net\r\n", i); break;
+        case 1: putf(&t, "%d.25\t10.0.1.%d\t404\t/x%%01/%d?q=1\td2.cloudfront.net\r\n", i); break;
         case 2: put(&t, "\n", 1); break;
         case 3: putf(&t, "{\"timestamp\": %d.1, \"c-ip\": \"10.9.9.%d\", \"x-host-header\": \"d3\", \"cs-uri-stem\": \"/j/%d\"}\n", i); break;
         case 4: put(&t, longline, sizeof longline - (size_t)(i % 7)); put(&t, "\n", 1); break;
@@ -85,6 +86,9 @@ static text sample_input(int n_lines, bool scratch_heavy)
                 break;
             }
             /* fall through */
+        case 9: /* a client IP longer than the top list keeps */
+            putf(&t, "%d.5\t2001:db8:0:0:0:ff00:42:8329:abcd:ef01:%d:%d\t200\t/v\tD1.cloudfront.net\n", i);
+            break;
         default: putf(&t, "%d.75\t10.0.2.%d\t503\t/%%E2%%82%%AC/%d\td4.cloudfront.net\n", i); break;
         }
     }
@@ -145,8 +149,11 @@ static void write_file(const char *path, const text *t, bool gz)
 
 /* Reads path through the feed (stopping after `stop_after` records when
  * non-zero) and checks every record against the reference. A slow caller
- * pauses now and then, so the reading thread decodes ahead of it. */
-static void check_feed(ew_line_feed *f, const char *path, const text *t, size_t stop_after, bool slow)
+ * pauses now and then, so the reading thread decodes ahead of it. With
+ * meta, the feed also prepares records (ew_line_feed_prepare): the
+ * reference is then cleaned and looked up the same way here. */
+static void check_feed_prepared(ew_line_feed *f, const char *path, const text *t, size_t stop_after, bool slow,
+                                const ew_metadata *meta)
 {
     size_t cap = t->len, n_ref;
     const char **starts = malloc(cap * sizeof *starts);
@@ -160,15 +167,42 @@ static void check_feed(ew_line_feed *f, const char *path, const text *t, size_t 
     ew_cf_record *want = malloc(sizeof *want), *got = malloc(sizeof *got);
     gzFile gz = gzopen(path, "rb");
     gzbuffer(gz, 64 << 10);
+    ew_line_feed_prepare(f, meta);
     assert_true(ew_line_feed_start(f, gz, err, sizeof err));
     size_t n = 0;
     ew_decode_error e;
+    typedef struct {
+        size_t target, dist;
+        int64_t ts_ms;
+        bool valid;
+    } peeked;
+    peeked peeks[8];
+    memset(peeks, 0, sizeof peeks);
+    size_t n_checked = 0;
     while ((stop_after == 0 || n < stop_after) && ew_line_feed_next(f, got, &e)) {
         assert_true(n < n_ref);
         if (slow && n % 1000 == 0)
             usleep(2000);
         ew_decode_error we = ew_decode_message(&md, starts[n], lens[n], want);
         assert_int_equal(e, we);
+        if (e == EW_DECODE_OK && meta) {
+            char clean[EW_TOPK_CLEAN_MAX];
+            ew_topk_clean_record(want, clean);
+            const ew_distribution *d = ew_metadata_by_domain(meta, ew_cf_identity(want));
+            assert_int_equal(ew_line_feed_dist(f), d ? ew_metadata_index_of(meta, d) + 1 : 0);
+            const peeked *p = &peeks[n % 8];
+            if (p->valid && p->target == n) { /* what peek said of this record 1 to 3 records ago */
+                n_checked++;
+                assert_int_equal(p->ts_ms, got->ts_ms);
+                assert_int_equal(p->dist, ew_line_feed_dist(f));
+            }
+        }
+        if (meta) { /* 1, 2 or 3 ahead, in turn */
+            size_t ahead = 1 + n % 3;
+            peeked *p = &peeks[(n + ahead) % 8];
+            p->target = n + ahead;
+            p->valid = ew_line_feed_peek(f, ahead, &p->ts_ms, &p->dist);
+        }
         if (e == EW_DECODE_OK)
             assert_same_record(got, want);
         n++;
@@ -176,11 +210,18 @@ static void check_feed(ew_line_feed *f, const char *path, const text *t, size_t 
     ew_line_feed_stop(f);
     gzclose(gz);
     assert_int_equal(n, stop_after ? stop_after : n_ref);
+    if (meta && slow) /* the reading thread decoded ahead: peeks saw records */
+        assert_true(n_checked > n / 4);
     free(want);
     free(got);
     free(starts);
     free(lens);
     ew_message_decoder_free(&md);
+}
+
+static void check_feed(ew_line_feed *f, const char *path, const text *t, size_t stop_after, bool slow)
+{
+    check_feed_prepared(f, path, t, stop_after, slow, NULL);
 }
 
 static void run_case(int n_lines, bool gz, size_t stop_after, bool slow, bool scratch_heavy)
@@ -236,6 +277,47 @@ static void test_scratch_heavy(void **state)
     run_case(60000, false, 0, true, true);
 }
 
+static const char metadata_text[] =
+    "{\"distributions\": [\n"
+    "  {\"id\": \"E1\", \"domain\": \"d1.cloudfront.net\"},\n"
+    "  {\"id\": \"E2\", \"domain\": \"d2.cloudfront.net\"},\n"
+    "  {\"id\": \"E5\", \"domain\": \"d5.cloudfront.net\"}\n"
+    "]}\n";
+
+/* Records prepared for ew_core_fold_prepared: values cut and sanitized
+ * (long client IPs, control bytes in paths) and distributions looked up
+ * (some names known, in any case, some not), by either thread. The same
+ * feed then reads an input without preparing. */
+static void test_prepared(void **state)
+{
+    (void)state;
+    char mpath[] = "/tmp/test_line_feed_meta.XXXXXX", path[] = "/tmp/test_line_feed.XXXXXX", err[256];
+    int fd = mkstemp(mpath);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, metadata_text, strlen(metadata_text)), (ssize_t)strlen(metadata_text));
+    close(fd);
+    ew_metadata *meta = ew_metadata_load(mpath, err, sizeof err);
+    unlink(mpath);
+    assert_non_null(meta);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ew_config cfg = small_config();
+    ew_line_feed *f = ew_line_feed_new(&cfg, err, sizeof err);
+    assert_non_null(f);
+    for (int heavy = 0; heavy < 2; heavy++) {
+        text t = sample_input(30000, heavy);
+        write_file(path, &t, false);
+        check_feed_prepared(f, path, &t, 0, false, meta);
+        check_feed_prepared(f, path, &t, 0, true, meta);
+        check_feed_prepared(f, path, &t, 0, false, NULL);
+        free(t.data);
+    }
+    ew_line_feed_free(f);
+    ew_metadata_free(meta);
+    unlink(path);
+}
+
 static void test_empty_input(void **state)
 {
     (void)state;
@@ -266,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_many_batches_gzip),
         cmocka_unit_test(test_stop_early),
         cmocka_unit_test(test_scratch_heavy),
+        cmocka_unit_test(test_prepared),
         cmocka_unit_test(test_empty_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

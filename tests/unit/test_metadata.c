@@ -43,6 +43,60 @@ static const char two_distributions[] =
     "   \"owner\": \"team-web-platform\", \"route\": \"slack:#web-platform\"}\n"
     "]}\n";
 
+/* Names of every length around the 8-byte steps of the lookup, made of
+ * letters and of the bytes next to A-Z ('@', '[', '`', '{'), one with a
+ * byte above 0x7f: found in any ASCII case, and not found when one byte
+ * differs otherwise. */
+static void test_lookup_case_and_lengths(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "aZ@[`{0-.Q";
+    enum { N = 40 };
+    char names[N][N + 8], text[8192], err[256], path[64];
+    size_t at = (size_t)snprintf(text, sizeof text, "{\"distributions\": [");
+    for (size_t d = 0; d < N; d++) {
+        size_t len = d + 1;
+        for (size_t k = 0; k < len; k++)
+            names[d][k] = alphabet[(k * 7 + d) % (sizeof alphabet - 1)];
+        names[d][len] = '\0';
+        if (len == 20)
+            memcpy(names[d] + 9, "\xc3\xa9", 2); /* é */
+        at += (size_t)snprintf(text + at, sizeof text - at, "%s{\"id\": \"id%zu\", \"domain\": \"%s\"}",
+                               d ? ", " : "", d, names[d]);
+    }
+    snprintf(text + at, sizeof text - at, "]}");
+    ew_metadata *m = load_text(text, err, sizeof err, path);
+    if (!m)
+        fail_msg("load failed: %s", err);
+    for (size_t d = 0; d < N; d++) {
+        size_t len = strlen(names[d]);
+        char q[N + 8];
+        memcpy(q, names[d], len + 1);
+        const ew_distribution *found = ew_metadata_by_domain(m, ew_str_make(q, len));
+        assert_non_null(found);
+        assert_int_equal(ew_metadata_index_of(m, found), d);
+        for (size_t k = 0; k < len; k++) /* the other case */
+            if ((q[k] >= 'a' && q[k] <= 'z') || (q[k] >= 'A' && q[k] <= 'Z'))
+                q[k] ^= 0x20;
+        found = ew_metadata_by_domain(m, ew_str_make(q, len));
+        assert_non_null(found);
+        assert_int_equal(ew_metadata_index_of(m, found), d);
+        for (size_t k = 0; k < len; k++) {
+            char saved = q[k];
+            bool letter = (saved >= 'a' && saved <= 'z') || (saved >= 'A' && saved <= 'Z');
+            /* A letter turned into '@', or bit 5 of anything else flipped. */
+            q[k] = letter ? '@' : (char)(saved ^ 0x20);
+            assert_null(ew_metadata_by_domain(m, ew_str_make(q, len)));
+            q[k] = saved;
+        }
+        if (len > 1) { /* a part of the name is not the name */
+            found = ew_metadata_by_domain(m, ew_str_make(q + 1, len - 1));
+            assert_true(found != ew_metadata_at(m, d));
+        }
+    }
+    ew_metadata_free(m);
+}
+
 static void test_load_and_lookup(void **state)
 {
     (void)state;
@@ -424,6 +478,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_and_lookup),
+        cmocka_unit_test(test_lookup_case_and_lengths),
         cmocka_unit_test(test_lookup_is_case_insensitive),
         cmocka_unit_test(test_alias_lookup),
         cmocka_unit_test(test_id_lookup),

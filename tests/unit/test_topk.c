@@ -329,6 +329,68 @@ static void test_add_record_dimensions(void **state)
     assert_format(&t, EW_DIM_EDGE, "2\tFRA56-P1\n");
 }
 
+/* ---- cleaning ahead (ew_topk_clean_record) ---- */
+
+/* A value of 0..80 bytes from a small alphabet with control bytes, DEL,
+ * and UTF-8 sequences that the cut may split. */
+static size_t random_value(uint32_t *seed, char *buf)
+{
+    static const char *const parts[] = {"a", "b", "1", ".", ":", "\t", "\n", "\x01", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
+                                        "\xf0\x9f\x98\x80"};
+    size_t n = 0, want;
+    *seed = *seed * 1103515245u + 12345u;
+    want = (*seed >> 16) % 81;
+    while (n < want) {
+        *seed = *seed * 1103515245u + 12345u;
+        const char *p = parts[(*seed >> 16) % (sizeof parts / sizeof parts[0])];
+        size_t k = strlen(p);
+        memcpy(buf + n, p, k);
+        n += k;
+    }
+    return n;
+}
+
+/* Counting a cleaned record with ew_topk_add_clean_record leaves the very
+ * same struct as counting the original with ew_topk_add_record; cleaning
+ * twice changes nothing, and add_record counts a cleaned record the same. */
+static void test_clean_record_counts_the_same(void **state)
+{
+    (void)state;
+    ew_topk *a = malloc(sizeof *a), *b = malloc(sizeof *b), *c = malloc(sizeof *c);
+    memset(a, 0, sizeof *a);
+    memset(b, 0, sizeof *b);
+    memset(c, 0, sizeof *c);
+    uint32_t seed = 7;
+    for (int i = 0; i < 20000; i++) {
+        char vals[5][100], clean[EW_TOPK_CLEAN_MAX], again[EW_TOPK_CLEAN_MAX];
+        ew_cf_record r;
+        ew_cf_record_reset(&r);
+        ew_str *dims[5] = {&r.client_ip, &r.asn, &r.country, &r.uri_path, &r.edge_location};
+        for (int d = 0; d < 5; d++)
+            *dims[d] = ew_str_make(vals[d], i % 5 == 0 ? random_value(&seed, vals[d]) % 4 : random_value(&seed, vals[d]));
+        ew_topk_add_record(a, &r);
+        ew_cf_record cleaned = r;
+        size_t used = ew_topk_clean_record(&cleaned, clean);
+        assert_true(used <= EW_TOPK_CLEAN_MAX);
+        ew_topk_add_clean_record(b, &cleaned);
+        ew_cf_record twice = cleaned;
+        ew_topk_clean_record(&twice, again);
+        ew_str *c1[5] = {&cleaned.client_ip, &cleaned.asn, &cleaned.country, &cleaned.uri_path, &cleaned.edge_location};
+        ew_str *c2[5] = {&twice.client_ip, &twice.asn, &twice.country, &twice.uri_path, &twice.edge_location};
+        for (int d = 0; d < 5; d++) {
+            assert_int_equal(c1[d]->len, c2[d]->len);
+            if (c1[d]->len)
+                assert_memory_equal(c1[d]->ptr, c2[d]->ptr, c1[d]->len);
+        }
+        ew_topk_add_record(c, &cleaned);
+    }
+    assert_memory_equal(a, b, sizeof *a);
+    assert_memory_equal(a, c, sizeof *a);
+    free(a);
+    free(b);
+    free(c);
+}
+
 static void test_clear_empties(void **state)
 {
     (void)state;
@@ -510,6 +572,36 @@ static void test_merge_matches_format(void **state)
     assert_merge(text, text, EW_TOPK_KEEP, "8\t203.0.113.10\n8\t203.0.113.9\n4\t::ffff:203.0.113.9\n");
 }
 
+/* The in-memory store (state/memory.c) stores a formatted list as it is
+ * where nothing was stored yet, instead of merging it with nothing: that
+ * must give the same bytes for every sketch, whatever its values (long,
+ * cut, sanitized, UTF-8), counts and errors. */
+static void test_merge_of_format_is_identity(void **state)
+{
+    (void)state;
+    uint32_t seed = 11;
+    for (int round = 0; round < 2000; round++) {
+        ew_topk t;
+        ew_topk_clear(&t);
+        int adds = 1 + round % 97;
+        for (int i = 0; i < adds; i++) {
+            char v[100];
+            size_t n = random_value(&seed, v);
+            /* Few distinct values now and then, so some counts grow large. */
+            if (round % 3 == 0)
+                n %= 3;
+            for (int d = 0; d < EW_DIMS; d++)
+                ew_topk_add(&t, (ew_dim)d, ew_str_make(v, n));
+        }
+        for (int d = 0; d < EW_DIMS; d++) {
+            char text[EW_TOPK_TEXT_MAX], merged[EW_TOPK_MERGED_MAX];
+            size_t len = ew_topk_format(&t, (ew_dim)d, text, sizeof text);
+            assert_int_equal(ew_topk_merge_text("", 0, text, len, EW_TOPK_KEEP, merged, sizeof merged), len);
+            assert_memory_equal(merged, text, len + 1);
+        }
+    }
+}
+
 static void test_merge_cap_too_small(void **state)
 {
     (void)state;
@@ -593,7 +685,9 @@ int main(void)
         cmocka_unit_test(test_merge_keeps_first),
         cmocka_unit_test(test_merge_input_limit),
         cmocka_unit_test(test_merge_matches_format),
+        cmocka_unit_test(test_clean_record_counts_the_same),
         cmocka_unit_test(test_merge_shared_vector_with_lua),
+        cmocka_unit_test(test_merge_of_format_is_identity),
         cmocka_unit_test(test_merge_cap_too_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
