@@ -325,6 +325,7 @@ test_score
 test_billing_replay
 test_billing_cross_signal
 test_billing_run
+test_billing_replay_topic
 test_notify_config
 test_notify_each_rule
 test_notify_routing

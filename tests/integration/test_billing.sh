@@ -11,6 +11,9 @@
 #                          malformed lines dead-lettered with their reason
 # test_billing_cross_signal a traffic spike and a CloudFront bandwidth jump of
 #                          the same distribution list each other
+# test_billing_replay_topic `replay --from/--to` also replays the billing
+#                          topic: the same alerts and totals as the file,
+#                          and refreshes that arrived outside the range skipped
 
 BILLING_START=2026-10-01T00:00:00Z
 BILLING_END=2026-11-01T00:00:00Z
@@ -75,6 +78,50 @@ test_billing_replay() {
     python3 tests/integration/billing_totals.py "$EW" "$d/cfg.json" "$d/truth.jsonl" $BILLING_START $BILLING_END \
         --namespace bill1 > "$d/totals2.jsonl"
     expect "after the refused second replay the totals are unchanged" cmp "$d/totals.jsonl" "$d/totals2.jsonl"
+}
+
+test_billing_replay_topic() {
+    local d=$STACK_DIR/billing_topic
+    mkdir -p "$d"
+    billing_config "$d/cfg.json"
+    # The embedded broker keeps about 5 MB per partition, and a period's
+    # lines share one partition: 8,000 lines (3.6 MB, 20 refreshes).
+    "$EW" gen --scenario billing --seed 1 --start $BILLING_START --days 21 --projects 12 --out - 2> /dev/null |
+        head -n 8000 > "$d/part.jsonl"
+    stack_kafka_ctl "topic-create bt-billing 1" > /dev/null
+    stack_kafka_ctl "topic-create bt-cloudfront 1" > /dev/null
+    local from=$(( $(date +%s) - 60 ))
+    sed 's/^/2026-10\t/' "$d/part.jsonl" | kcat -P -b "$KAFKA_BOOTSTRAP" -t bt-billing -K '\t'
+    local to=$(( $(date +%s) + 60 ))
+    # A week of history: sensitive settings so that the short input alerts.
+    local topics=(--set topics.billing=bt-billing --set topics.cloudfront=bt-cloudfront)
+    local sensitive=(--set rules.cost_spike.min_impact=1 --set rules.cost_spike.min_impact_percent=1
+        --set rules.cost_spike.z_warning=1 --set rules.cost_spike.long_window=3d
+        --set rules.cost_spike.warmup_windows=1)
+    quietly "$d/file.err" "$EW" replay -c "$d/cfg.json" --namespace btf --billing "$d/part.jsonl" \
+        "${sensitive[@]}" --alerts-out "$d/file.jsonl"
+    quietly "$d/topic.err" "$EW" replay -c "$d/cfg.json" --namespace btt --from $from --to $to "${topics[@]}" \
+        "${sensitive[@]}" --alerts-out "$d/topic.jsonl"
+    local refreshes
+    refreshes=$(grep -o "billing: [0-9]* records ([0-9]* lines, [0-9]* refresh ends)" "$d/topic.err")
+    expect "replay --from/--to reads the billing topic too ($refreshes)" \
+        grep -q "billing: 8000 records (7980 lines, 20 refresh ends)" "$d/topic.err"
+    expect "the billing topic range gives the same alerts as the file ($(grep -c . "$d/file.jsonl") events)" \
+        test -s "$d/file.jsonl" -a "$(grep -c . "$d/file.jsonl")" -ge 10
+    expect "... event for event, apart from emitted_at" \
+        cmp <(sed 's/"emitted_at":"[^"]*"//' "$d/file.jsonl") <(sed 's/"emitted_at":"[^"]*"//' "$d/topic.jsonl")
+    local same=0 project
+    for project in streaming orders web-frontend; do
+        cmp -s <("$EW" state show -c "$d/cfg.json" --namespace btf --project $project \
+                    --from $BILLING_START --to 2026-10-22T00:00:00Z 2>&1) \
+               <("$EW" state show -c "$d/cfg.json" --namespace btt --project $project \
+                    --from $BILLING_START --to 2026-10-22T00:00:00Z 2>&1) && same=$((same + 1))
+    done
+    expect "the stored cost per day equals the file replay's ($same of 3 projects)" test $same -eq 3
+    quietly "$d/past.err" "$EW" replay -c "$d/cfg.json" --in-memory --from 2020-01-01T00:00:00Z \
+        --to 2020-01-02T00:00:00Z "${topics[@]}" "${sensitive[@]}" --alerts-out "$d/past.jsonl"
+    expect "refreshes that arrived outside the range are skipped" \
+        bash -c "grep -q '8000 billing records of bt-billing arrived outside the range' '$d/past.err' && [ ! -s '$d/past.jsonl' ]"
 }
 
 billing_stream() { # billing_stream FILE: keyed by billing period, 700 lines/s
