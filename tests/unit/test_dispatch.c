@@ -332,6 +332,36 @@ static void test_failed_receiver_retries_then_dead_letters(void **state)
     teardown(&f, true);
 }
 
+/* Valkey unreachable: without a claim nothing may be sent (it could be a
+ * duplicate), and an outage is not the receiver's failure, so nothing is
+ * dead-lettered either, however long it lasts. */
+static void test_store_outage_waits(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, "{\"receivers\":{\"log\":{\"type\":\"stdout\"}},"
+              "\"retry\":{\"initial\":\"100ms\",\"max\":\"400ms\",\"dead_letter_after\":\"1s\"},"
+              "\"route\":{\"group_wait\":\"0s\",\"group_interval\":\"1s\"}}");
+    ew_notify_store_free(f.store);
+    f.cfg.valkey_port = 1; /* refuses at once */
+    f.cfg.valkey_timeout_ms = 200;
+    f.store = ew_notify_store_valkey(&f.cfg, "test-1", f.nc.dedup_ttl_ms);
+    ew_dispatch_free(f.d);
+    ew_dispatch_hooks hooks = {.ctx = &f, .dead_letter = record_dead_letter};
+    f.d = ew_dispatch_new(&f.nc, f.receivers, f.store, NULL, "alerts", hooks);
+    add(&f, "ew-a", "firing", "warning", "checkout", 60000, NULL, 0);
+    for (int64_t now = 0; now <= 5000; now += 100)
+        ew_dispatch_run(f.d, now);
+    char *out = captured(&f);
+    assert_int_equal(count_lines(out, "FIRING"), 0);
+    free(out);
+    assert_int_equal(f.n_dead, 0);
+    assert_int_equal(commit_position(&f), -1);
+    assert_int_equal(ew_dispatch_pending(f.d), 1);
+    assert_non_null(strstr(ew_notify_store_error(f.store), "valkey 127.0.0.1:1"));
+    teardown(&f, true);
+}
+
 static void test_bad_message_is_dead_lettered(void **state)
 {
     (void)state;
@@ -373,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_suppressed_and_unwanted_resolved),
         cmocka_unit_test(test_two_instances_share_claims),
         cmocka_unit_test(test_failed_receiver_retries_then_dead_letters),
+        cmocka_unit_test(test_store_outage_waits),
         cmocka_unit_test(test_bad_message_is_dead_lettered),
         cmocka_unit_test(test_forgotten_partition_is_not_committed),
     };
