@@ -436,7 +436,13 @@ static void failed_attempt(ew_dispatch *d, delivery *dl, ew_send_result res, con
             dl->next_attempt = now_ms + backoff_ms(d->nc, dl->attempts);
         return;
     }
-    dl->next_attempt = now_ms + backoff_ms(d->nc, dl->attempts);
+    /* A server's Retry-After is honoured, but never beyond retry.max: a
+     * bad header must not park notifications for hours. */
+    int64_t wait = backoff_ms(d->nc, dl->attempts);
+    int64_t asked = ew_receiver_retry_after_ms(d->receivers[dl->receiver]);
+    if (asked > wait)
+        wait = asked < d->nc->retry_max_ms ? asked : d->nc->retry_max_ms;
+    dl->next_attempt = now_ms + wait;
     ew_warn("notify: %s: %s (attempt %d, next in %lld ms) group %s", rc->name, err, dl->attempts,
             (long long)(dl->next_attempt - now_ms), dl->group_key);
 }

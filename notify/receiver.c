@@ -67,6 +67,7 @@ struct ew_receiver {
     char curl_error[CURL_ERROR_SIZE];
     char response[RESPONSE_KEEP + 1];
     size_t response_len;
+    int64_t retry_after_ms; /* the last answer's Retry-After, 0 when none */
 };
 
 /* ---- bounded text ------------------------------------------------------------ */
@@ -1048,8 +1049,16 @@ static ew_send_result post_http(ew_receiver *r, const char *body, const char *ke
     tail->next = NULL;
     long status = 0;
     curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+    /* Slack answers a rate limit with 429 and Retry-After; curl reads both
+     * forms (seconds or an HTTP date) into seconds. */
+    curl_off_t retry_after = 0;
+    if (curl_easy_getinfo(r->curl, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK || retry_after < 0)
+        retry_after = 0;
+    r->retry_after_ms = (int64_t)retry_after * 1000;
     return classify(r, code, status, err, errcap);
 }
+
+int64_t ew_receiver_retry_after_ms(const ew_receiver *r) { return r->retry_after_ms; }
 
 ew_send_result ew_receiver_post(ew_receiver *r, const char *body, const char *idempotency_key, char *err,
                                 size_t errcap)
@@ -1059,6 +1068,7 @@ ew_send_result ew_receiver_post(ew_receiver *r, const char *body, const char *id
         ew_set_error(err, errcap, "nothing to send");
         return EW_SEND_PERMANENT;
     }
+    r->retry_after_ms = 0;
     if (r->cfg.type == EW_RECEIVER_STDOUT)
         return post_stdout(body, err, errcap);
     return post_http(r, body, idempotency_key, err, errcap);

@@ -252,6 +252,9 @@ char *ew_receiver_render(const ew_receiver *r, const ew_notification *n);
  * response body, "Couldn't connect to server (...)", ...); "" on OK. */
 ew_send_result ew_receiver_post(ew_receiver *r, const char *body, const char *idempotency_key, char *err,
                                 size_t errcap);
+/* The Retry-After of the last answer to ew_receiver_post, in ms; 0 when it
+ * had none. The dispatcher waits at least this long (up to retry.max). */
+int64_t ew_receiver_retry_after_ms(const ew_receiver *r);
 /* Substitutes {field} placeholders of tmpl from the alert's event: strings
  * as they are, integers as integers (window_start: epoch ms), reals as the
  * shortest decimal that reads back the same, booleans as true/false;

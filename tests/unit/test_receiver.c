@@ -613,6 +613,7 @@ typedef struct {
     /* the answer, set by the test */
     unsigned status;
     const char *answer;
+    const char *retry_after; /* a Retry-After header on the answer, or NULL */
     int64_t delay_ms;
     bool stopping;
     /* what the server saw of the last request */
@@ -678,6 +679,8 @@ static enum MHD_Result send_answer(test_server *s, struct MHD_Connection *c)
     unsigned status = s->status;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(s->answer), (void *)s->answer, MHD_RESPMEM_MUST_COPY);
+    if (s->retry_after)
+        MHD_add_response_header(resp, "Retry-After", s->retry_after);
     pthread_mutex_unlock(&s->lock);
     enum MHD_Result result = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
@@ -830,6 +833,31 @@ static void test_post_429_retries(void **state)
     char err[256];
     assert_int_equal(post_alert(s, EW_RECEIVER_WEBHOOK, err, sizeof err), EW_SEND_RETRY);
     assert_string_equal(err, "HTTP 429: slow down");
+    server_stop(s);
+}
+
+static void test_post_429_retry_after(void **state)
+{
+    (void)state;
+    test_server *s = server_start(429, "rate_limited", 0);
+    pthread_mutex_lock(&s->lock);
+    s->retry_after = "3";
+    pthread_mutex_unlock(&s->lock);
+    ew_receiver *r = make_receiver(EW_RECEIVER_SLACK, s->url, false, NULL);
+    ew_notify_alert a;
+    fixture_alert(&a, firing_json);
+    char *body = render_one(r, &a);
+    char err[256];
+    assert_int_equal(ew_receiver_post(r, body, "k1", err, sizeof err), EW_SEND_RETRY);
+    assert_int_equal(ew_receiver_retry_after_ms(r), 3000);
+    pthread_mutex_lock(&s->lock);
+    s->retry_after = NULL;
+    pthread_mutex_unlock(&s->lock);
+    assert_int_equal(ew_receiver_post(r, body, "k1", err, sizeof err), EW_SEND_RETRY);
+    assert_int_equal(ew_receiver_retry_after_ms(r), 0); /* only the last answer counts */
+    free(body);
+    fixture_release(&a);
+    ew_receiver_free(r);
     server_stop(s);
 }
 
@@ -1049,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_post_without_key_sends_no_key_header),
         cmocka_unit_test(test_post_500_retries),
         cmocka_unit_test(test_post_429_retries),
+        cmocka_unit_test(test_post_429_retry_after),
         cmocka_unit_test(test_post_404_is_permanent),
         cmocka_unit_test(test_post_slack_error_body),
         cmocka_unit_test(test_post_status_classes),
