@@ -362,14 +362,13 @@ static void drop_entries(delivery *dl, const bool *keep)
     dl->n = w;
 }
 
+/* The same for every attempt of one notification: the receiver and the
+ * event ids it carries, chained through ew_hash64's seed. */
 static uint64_t idempotency_hash(const delivery *dl, const char *receiver)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = receiver; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = ew_hash64(receiver, strlen(receiver), EW_HASH_SEED);
     for (size_t i = 0; i < dl->n; i++)
-        for (const char *p = dl->entries[i]->alert.event_id; *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = ew_hash64(dl->entries[i]->alert.event_id, strlen(dl->entries[i]->alert.event_id), h);
     return h;
 }
 
@@ -472,7 +471,7 @@ static bool mark_sent(ew_dispatch *d, delivery *dl, int64_t now_ms)
  * alerts/taken_idx order. -1 when the store is unreachable. */
 static long claim_entries(ew_dispatch *d, delivery *dl, const ew_notify_alert **alerts, bool *taken, int64_t now_ms)
 {
-    const ew_receiver_config *rc = &d->nc->receivers[dl->receiver];
+    const ew_receiver_config *rc = ew_receiver_config_of(d->receivers[dl->receiver]);
     ew_claim *claims = malloc((dl->n ? dl->n : 1) * sizeof *claims);
     for (size_t i = 0; i < dl->n; i++)
         alerts[i] = &dl->entries[i]->alert;

@@ -153,8 +153,6 @@ static void parse_receiver(const char *name, json_t *obj, ew_receiver_config *rc
     char where[160];
     snprintf(where, sizeof where, "notify.receivers.%s", name);
     rc->name = strdup(name);
-    rc->timeout_ms = 5000;
-    rc->connect_timeout_ms = 2000;
     if (!json_is_object(obj)) {
         ew_config_add_error(errs, "%s: must be an object", where);
         return;
@@ -176,13 +174,14 @@ static void parse_receiver(const char *name, json_t *obj, ew_receiver_config *rc
     get_headers(obj, rc, where, errs);
     if (rc->type != EW_RECEIVER_STDOUT && (!rc->url || strncmp(rc->url, "http", 4) != 0))
         ew_config_add_error(errs, "%s.url: required, an http:// or https:// URL", where);
-    if (rc->type != EW_RECEIVER_STDOUT && rc->timeout_ms < 100)
+    /* Unset values stay 0: ew_receiver_new applies the defaults and the
+     * limits of each receiver type (Slack's block limit, unbatched = 1). */
+    if (json_object_get(obj, "timeout") && rc->timeout_ms < 100)
         ew_config_add_error(errs, "%s.timeout: must be at least 100ms", where);
-    rc->max_batch = rc->type == EW_RECEIVER_SLACK ? 20 : rc->type == EW_RECEIVER_STDOUT ? 1000 : rc->batch ? 100 : 1;
     json_t *mb = json_object_get(obj, "max_batch");
     if (mb && (!json_is_integer(mb) || json_integer_value(mb) < 1 || json_integer_value(mb) > 1000))
         ew_config_add_error(errs, "%s.max_batch: must be an integer from 1 to 1000", where);
-    else if (mb && (rc->type != EW_RECEIVER_WEBHOOK || rc->batch))
+    else if (mb)
         rc->max_batch = (size_t)json_integer_value(mb);
 }
 
@@ -408,7 +407,7 @@ static void set_defaults(ew_notify_config *nc, const ew_config *cfg)
 static void add_default_receiver(ew_notify_config *nc)
 {
     nc->receivers = calloc(1, sizeof *nc->receivers);
-    nc->receivers[0] = (ew_receiver_config){.name = strdup("stdout"), .type = EW_RECEIVER_STDOUT, .max_batch = 1000};
+    nc->receivers[0] = (ew_receiver_config){.name = strdup("stdout"), .type = EW_RECEIVER_STDOUT};
     nc->n_receivers = 1;
 }
 

@@ -91,13 +91,7 @@ static void key_of(const ew_notify_store *s, char *out, size_t cap, const char *
 
 /* ---- memory --------------------------------------------------------------------- */
 
-static uint64_t hash_text(const char *t)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *t; t++)
-        h = (h ^ (unsigned char)*t) * 1099511628211ULL;
-    return h;
-}
+static uint64_t hash_text(const char *t) { return ew_hash64(t, strlen(t), EW_HASH_SEED); }
 
 static void memory_grow(ew_notify_store *s)
 {

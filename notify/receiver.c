@@ -260,8 +260,8 @@ static bool copy_headers(ew_receiver_config *dst, const ew_receiver_config *src)
     return true;
 }
 
-/* The receiver owns its copy so a config reload can free the old config
- * while a notification is still on its way. */
+/* The receiver owns its copy, defaults applied, so it never depends on how
+ * long the caller keeps its config. */
 static bool copy_config(ew_receiver_config *dst, const ew_receiver_config *src, const char *default_link)
 {
     *dst = *src;

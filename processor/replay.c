@@ -113,6 +113,7 @@ typedef struct {
     ew_cf_record *record;  /* the feed's records, one at a time */
     uint64_t bytes_total, bytes_done, bytes_done_before, since_flush;
     int64_t started_ms, last_progress_ms;
+    int64_t from_ms, to_ms; /* --from/--to as parsed by run_topic */
     bool tty;
 } replay;
 
@@ -607,6 +608,8 @@ static bool run_topic(replay *r, const replay_args *a)
         ew_error("replay: --from/--to must be RFC 3339 or epoch seconds, --from before --to");
         return false;
     }
+    r->from_ms = from;
+    r->to_ms = to;
     char err[512];
     ew_range_source *src = ew_range_open(r->cfg, r->cfg->topic_cloudfront, from, to, err, sizeof err);
     if (!src) {
@@ -633,9 +636,9 @@ static bool run_topic(replay *r, const replay_args *a)
  * the broker could not look an offset up by time. */
 static bool replay_billing_topic(replay *r, const replay_args *a)
 {
-    int64_t from, to;
-    if (!a->from || !r->cfg->billing_enabled || !ew_parse_time_ms(a->from, &from) || !ew_parse_time_ms(a->to, &to))
+    if (!a->from || !r->cfg->billing_enabled)
         return true;
+    int64_t from = r->from_ms, to = r->to_ms;
     char err[512];
     ew_range_source *src = ew_range_open(r->cfg, r->cfg->topic_billing, from, to, err, sizeof err);
     if (!src) {

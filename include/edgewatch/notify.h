@@ -95,9 +95,9 @@ typedef struct {
     char *name;
     ew_receiver_type type;
     char *url;               /* slack, webhook */
-    int64_t timeout_ms;      /* whole request, default 5 s */
-    int64_t connect_timeout_ms; /* default 2 s */
-    size_t max_batch;        /* alerts per request: slack 20, webhook batch 100 / unbatched 1, stdout unlimited */
+    int64_t timeout_ms;      /* whole request; 0: 5 s */
+    int64_t connect_timeout_ms; /* 0: 2 s */
+    size_t max_batch;        /* alerts per request; 0: slack 20, webhook batch 100 / unbatched 1, stdout unlimited */
     bool batch;              /* webhook: one request with many alerts */
     char **headers;          /* "Name: value", extra HTTP headers */
     size_t n_headers;

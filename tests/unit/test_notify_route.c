@@ -151,8 +151,10 @@ static void test_defaults_print_everything(void **state)
                      0);
     assert_int_equal(nc.root.n_receivers, 1);
     assert_string_equal(receiver_of(&nc, &nc.root, 0), "ops");
-    assert_int_equal(nc.receivers[0].max_batch, 20);
-    assert_int_equal(nc.receivers[0].timeout_ms, 5000);
+    ew_receiver *r = ew_receiver_new(&nc.receivers[0], nc.link_template); /* the receiver applies defaults */
+    assert_int_equal(ew_receiver_config_of(r)->max_batch, 20);
+    assert_int_equal(ew_receiver_config_of(r)->timeout_ms, 5000);
+    ew_receiver_free(r);
     unload(&nc, &cfg);
 }
 
